@@ -1,0 +1,469 @@
+"""Spec -> Derivation: the lecture's chain rule, done by SymPy, layer by layer.
+
+Lowering chain: activation/loss expressions -> local partials (SymPy `diff`, once per distinct
+activation) -> equation templates at a symbolic layer ``l`` (cached) -> per-layer equations
+(the template with ``l`` replaced by the layer's number).  Width never enters: sums run to
+n^(l), so the cost depends on depth and on the number of distinct activations only.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import sympy
+from sympy import Expr, Heaviside, Integer, KroneckerDelta, Piecewise, Sum
+
+from .errors import SpecError
+from .ir import ActivationRule, Derivation, Equation, LayerDerivation, LossRule, View
+from .library import A, Y, Z, Activation, Loss
+from .notation import (
+    E,
+    Act,
+    Bias,
+    Chain,
+    Delta,
+    Elementwise,
+    Hadamard,
+    MatProd,
+    Partial,
+    Pre,
+    SigmaPrime,
+    Target,
+    Transposed,
+    Weight,
+    WeightMatrix,
+    Width,
+    i,
+    j,
+    k,
+    l_sym,
+)
+from .spec import Network
+
+L_OUT = sympy.Symbol("L", integer=True, positive=True)
+_PROBES = (-2.3, -0.71, 0.37, 1.13, 2.9)
+_PIECEWISE_KINDS = (sympy.Abs, sympy.Max, sympy.Min, Piecewise, Heaviside, sympy.sign)
+
+
+def derive(network: Network) -> Derivation:
+    """Derive every layer's partial derivatives of E for `network`, in the three views."""
+    rules: dict[Activation, ActivationRule] = {}
+    for layer in network.layers:
+        if layer.activation not in rules:
+            rules[layer.activation] = activation_rule(layer.activation)
+    output_rule = rules[network.layers[-1].activation]
+    loss = loss_rule(network.loss, output_rule)
+    chain_view = not output_rule.activation.is_softmax
+    depth = network.depth
+    layers = []
+    for number, layer in enumerate(network.layers, start=1):
+        rule = rules[layer.activation]
+        out = loss if number == depth else None
+        has_prev = number > 1
+        views = {
+            view: _at_layer(_layer_template(view, rule, out, has_prev, out is not None), number)
+            for view in ("chain", "index", "vector")
+            if view != "chain" or chain_view
+        }
+        layers.append(
+            LayerDerivation(
+                number=number,
+                units=layer.units,
+                fan_in=network.sizes[number - 1],
+                rule=rule,
+                chain=views.get("chain", ()),
+                index=views["index"],
+                vector=views["vector"],
+            )
+        )
+    general: dict[View, tuple[Equation, ...]] = {
+        view: _general(view) for view in ("chain", "index", "vector")
+    }
+    return Derivation(
+        network=network,
+        rules=tuple(rules.values()),
+        loss=loss,
+        general=general,
+        layers=tuple(layers),
+        has_chain_view=chain_view,
+    )
+
+
+# ---------------------------------------------------------------- activation and loss rules
+
+
+@lru_cache(maxsize=256)
+def activation_rule(activation: Activation) -> ActivationRule:
+    """sigma' of one activation, expressed through its output a when SymPy finds that simpler."""
+    if activation.expr is None:
+        return ActivationRule(activation, None, None, False, False, jacobian=_softmax_jacobian())
+    derivative = sympy.diff(activation.expr, Z)
+    if derivative.has(sympy.Derivative) or derivative.has(sympy.nan):
+        raise SpecError(f"activation {activation.name!r}: SymPy cannot differentiate it")
+    heaviside = derivative.has(Heaviside)
+    if heaviside:
+        # Frameworks use the subgradient 0 at the kink; SymPy's default H(0) is 1/2.
+        derivative = derivative.replace(
+            lambda e: isinstance(e, Heaviside), lambda e: Heaviside(e.args[0], 0)
+        )
+    derivative = _tidy(derivative)
+    in_a = _through_output(activation.expr, derivative)
+    return ActivationRule(
+        activation=activation,
+        derivative_z=derivative,
+        derivative=in_a if in_a is not None else derivative,
+        uses_output=in_a is not None,
+        heaviside_at_zero=heaviside,
+    )
+
+
+def _through_output(forward: Expr, derivative: Expr) -> Expr | None:
+    """g with sigma'(z) = g(sigma(z)), if SymPy finds one that is simpler than sigma'(z)."""
+    if derivative.is_number or forward.has(*_PIECEWISE_KINDS) or sympy.count_ops(forward) > 40:
+        return None
+    try:
+        solutions = sympy.solve(sympy.Eq(A, forward), Z)
+    except (NotImplementedError, ValueError, TypeError):
+        return None
+    candidates = []
+    for solution in solutions:
+        raw = derivative.subs(Z, solution)
+        for form in (sympy.simplify(raw), sympy.simplify(raw.rewrite(sympy.exp))):
+            if Z not in form.free_symbols and not form.has(sympy.nan, sympy.zoo):
+                candidates.append(_tidy(form))
+    good = [c for c in candidates if _same_function(c.subs(A, forward), derivative)]
+    if not good:
+        return None
+    best = min(good, key=_cost)
+    return best if _cost(best) < _cost(derivative) else None
+
+
+def _same_function(left: Expr, right: Expr) -> bool:
+    for probe in _PROBES:
+        try:
+            lv = complex(left.subs(Z, probe).evalf(30))
+            rv = complex(right.subs(Z, probe).evalf(30))
+        except (TypeError, ValueError):
+            return False
+        if not (math.isfinite(lv.real) and abs(lv - rv) <= 1e-12 * (1 + abs(rv))):
+            return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def _softmax_jacobian() -> Expr:
+    """da_i/dz_j of softmax, differentiated from a_i = exp(z_i) / sum_m exp(z_m)."""
+    z, a = sympy.IndexedBase("z"), sympy.IndexedBase("a")
+    m = sympy.Symbol("m", integer=True, positive=True)
+    n = sympy.Symbol("n", integer=True, positive=True)
+    total = Sum(sympy.exp(z[m]), (m, 1, n))
+    raw = _in_range(sympy.diff(sympy.exp(z[i]) / total, z[j]).doit())
+    s = sympy.Symbol("S", positive=True)
+    raw = sympy.expand(raw.xreplace({total: s}))
+    raw = raw.subs({sympy.exp(z[i]): a[i] * s, sympy.exp(z[j]): a[j] * s})
+    jac = sympy.factor(sympy.simplify(raw))
+    return jac.xreplace({a[i]: Act(l_sym, i), a[j]: Act(l_sym, j)})
+
+
+@lru_cache(maxsize=256)
+def loss_rule(loss: Loss, output: ActivationRule) -> LossRule:
+    """dE/da_j^(L) from the loss, and dE/dz_j^(L) after the output activation."""
+    at_output = {A: Act(l_sym, j), Y: Target(j)}
+    dE_da = sympy.diff(loss.expr, A)
+    if dE_da.has(sympy.Derivative) or dE_da.has(sympy.nan):
+        raise SpecError(f"loss {loss.name!r}: SymPy cannot differentiate it")
+    dE_da = _tidy(dE_da).xreplace(at_output)
+    if output.jacobian is not None:
+        per_unit = output.jacobian.xreplace({i: k}) * dE_da.xreplace({j: k})
+        delta, summed = _contract(per_unit.xreplace({k: i}))
+        product: Expr = Sum(per_unit.xreplace({k: i}), (i, 1, Width(l_sym)))
+        targets_sum_to_one = loss.builtin and loss.name == "cross_entropy"
+        if targets_sum_to_one:
+            delta = _tidy(delta.xreplace({Sum(Target(i), (i, 1, Width(l_sym))): Integer(1)}))
+        fused = summed != delta
+    else:
+        sigma = output.derivative
+        assert sigma is not None
+        product = dE_da * sigma.xreplace({A: Act(l_sym, j), Z: Pre(l_sym, j)})
+        delta = _tidy(product)
+        targets_sum_to_one = False
+        fused = _cost(delta) < _cost(product)
+    return LossRule(loss, dE_da, delta, fused, targets_sum_to_one)
+
+
+def _contract(summand: Expr) -> tuple[Expr, Expr]:
+    """sum_i summand with the Kronecker deltas summed out; returns (tidy result, raw result)."""
+    total = _in_range(Sum(sympy.expand(summand), (i, 1, Width(l_sym))).doit())
+    pieces = []
+    for term in sympy.Add.make_args(total):
+        if isinstance(term, Sum):
+            term = sympy.factor_terms(Sum(term.function, *term.limits))
+            term = _pull_out_of_sums(term)
+        pieces.append(term)
+    raw = sympy.Add(*pieces)
+    return _tidy_sums(raw), raw
+
+
+def _pull_out_of_sums(expr: Expr) -> Expr:
+    """Move factors that do not depend on the summation index out of each Sum."""
+
+    def pull(s: Sum) -> Expr:
+        index = s.limits[0][0]
+        inside, outside = [], []
+        for factor in sympy.Mul.make_args(s.function):
+            (inside if factor.has(index) else outside).append(factor)
+        return sympy.Mul(*outside) * Sum(sympy.Mul(*inside), *s.limits)
+
+    return expr.replace(lambda e: isinstance(e, Sum), pull)
+
+
+def _in_range(expr: Expr) -> Expr:
+    """Keep the first branch of each Piecewise SymPy adds for indices possibly out of range."""
+    return expr.replace(
+        lambda e: isinstance(e, Piecewise) and e.args[0].cond.has(i, j, k),
+        lambda e: e.args[0].expr,
+    )
+
+
+def _tidy_sums(expr: Expr) -> Expr:
+    sums = {s: Sum(_tidy(s.function), *s.limits) for s in expr.atoms(Sum)}
+    return _tidy(expr.xreplace(sums)) if not sums else expr.xreplace(sums)
+
+
+def _cost(expr: Expr) -> tuple[int, int, int]:
+    negative = 1 if sympy.Mul.make_args(expr)[0] == -1 else 0
+    return (int(sympy.count_ops(expr)), negative, len(sympy.srepr(expr)))
+
+
+def _tidy(expr: Expr) -> Expr:
+    """The shortest of a few standard SymPy forms (deterministic): what a person would write."""
+    if expr.is_number:
+        return expr
+    forms = [expr, sympy.factor_terms(expr), sympy.factor(expr), sympy.simplify(expr)]
+    forms.append(sympy.factor_terms(forms[-1]))
+    return min(forms, key=_cost)
+
+
+# ---------------------------------------------------------------- local partials of z
+
+
+@lru_cache(maxsize=1)
+def local_partials() -> dict[str, Expr]:
+    """dz_j/dw_jk, dz_j/db_j, dz_j/da_k from z_j = sum_k w_jk a_k + b_j, by SymPy."""
+    w, a, b = sympy.IndexedBase("w"), sympy.IndexedBase("a"), sympy.IndexedBase("b")
+    m = sympy.Symbol("m", integer=True, positive=True)
+    n = sympy.Symbol("n", integer=True, positive=True)
+    z_j = Sum(w[j, m] * a[m], (m, 1, n)) + b[j]
+    notation = {w[j, k]: Weight(l_sym, j, k), a[k]: Act(l_sym - 1, k), b[j]: Bias(l_sym, j)}
+
+    def partial(wrt: Expr) -> Expr:
+        return _in_range(sympy.diff(z_j, wrt).doit()).xreplace(notation)
+
+    return {"w": partial(w[j, k]), "b": partial(b[j]), "a_prev": partial(a[k])}
+
+
+# ---------------------------------------------------------------- equation templates
+
+
+def _at_layer(template: tuple[Equation, ...], number: int) -> tuple[Equation, ...]:
+    layer = Integer(number)
+    return tuple(
+        Equation(
+            eq.view,
+            eq.kind,
+            layer,
+            eq.lhs.xreplace({l_sym: layer}),
+            tuple(r.xreplace({l_sym: layer}) for r in eq.rhs),
+        )
+        for eq in template
+    )
+
+
+def _general(view: View) -> tuple[Equation, ...]:
+    """The lecture's general rules with symbolic layers: output L, hidden l."""
+    output = _at_symbol(_layer_template(view, None, None, True, True), L_OUT)
+    hidden = _layer_template(view, None, None, True, False)
+    if view == "vector":
+        return (*output[:1], *hidden)
+    return output[:1] + hidden
+
+
+def _at_symbol(template: tuple[Equation, ...], symbol: Expr) -> tuple[Equation, ...]:
+    return tuple(
+        Equation(
+            eq.view,
+            eq.kind,
+            symbol,
+            eq.lhs.xreplace({l_sym: symbol}),
+            tuple(r.xreplace({l_sym: symbol}) for r in eq.rhs),
+        )
+        for eq in template
+    )
+
+
+def _strip(expr: Expr) -> Expr:
+    """The one-neuron-per-layer form: drop unit indices and the sums over one unit."""
+    expr = expr.replace(lambda e: isinstance(e, Sum), lambda e: e.function)
+    return expr.replace(
+        lambda e: isinstance(e, Act | Pre | Weight | Bias | Target) and len(e.args) > 0,
+        lambda e: e.func(*e.args[:1]) if not isinstance(e, Target) else Target(),
+    )
+
+
+def _vec(expr: Expr) -> Expr:
+    """A per-unit expression as the vectorised form's elementwise expression."""
+    return Elementwise(_strip(expr))
+
+
+@lru_cache(maxsize=1024)
+def _layer_template(
+    view: View,
+    rule: ActivationRule | None,
+    loss: LossRule | None,
+    has_prev: bool,
+    is_output: bool,
+) -> tuple[Equation, ...]:
+    """The equations of one layer at symbolic layer l; `rule` None gives only generic steps."""
+    if view == "vector":
+        return _vector_template(rule, loss, is_output)
+    eqs = _index_template(rule, loss, has_prev, lecture_chain=view == "chain")
+    if view == "index":
+        return eqs
+    return tuple(
+        Equation("chain", eq.kind, eq.layer, _strip(eq.lhs), tuple(_strip(r) for r in eq.rhs))
+        for eq in eqs
+    )
+
+
+def _index_template(
+    rule: ActivationRule | None, loss: LossRule | None, has_prev: bool, lecture_chain: bool
+) -> tuple[Equation, ...]:
+    view: View = "chain" if lecture_chain else "index"
+    partials = local_partials()
+    a_j, z_j, n_l = Act(l_sym, j), Pre(l_sym, j), Width(l_sym)
+    dE_da = Partial(E, a_j)
+    eqs: list[Equation] = []
+
+    def eq(kind: str, lhs: Expr, *rhs: Expr) -> None:
+        steps = [r for n, r in enumerate(rhs) if n == 0 or r != rhs[n - 1]]
+        eqs.append(Equation(view, kind, l_sym, lhs, tuple(steps)))  # type: ignore[arg-type]
+
+    if loss is not None:
+        eq("loss", E, Sum(loss.loss.expr.xreplace({A: a_j, Y: Target(j)}), (j, 1, n_l)))
+        eq("dE_da_out", dE_da, loss.dE_da)
+    if rule is not None and rule.jacobian is not None:
+        assert loss is not None
+        a_i = Act(l_sym, i)
+        dE_dz = Partial(E, z_j)
+        eq("jacobian", Partial(a_i, z_j), rule.jacobian)
+        generic = Sum(Chain(Partial(a_i, z_j), Partial(E, a_i)), (i, 1, n_l))
+        concrete = Sum(Chain(rule.jacobian, loss.dE_da.xreplace({j: i})), (i, 1, n_l))
+        eq("delta", dE_dz, generic, concrete, loss.output_delta)
+        delta = loss.output_delta
+        for kind, wrt, local in (
+            ("dE_dw", Weight(l_sym, j, k), partials["w"]),
+            ("dE_db", Bias(l_sym, j), partials["b"]),
+        ):
+            eq(
+                kind,
+                Partial(E, wrt),
+                Chain(dE_dz, Partial(z_j, wrt)),
+                _chain(delta, local),
+                _tidy(delta * local),
+            )
+        if has_prev:
+            a_k = Act(l_sym - 1, k)
+            eq(
+                "dE_da_prev",
+                Partial(E, a_k),
+                Sum(Chain(Partial(z_j, a_k), dE_dz), (j, 1, n_l)),
+                Sum(Chain(partials["a_prev"], delta), (j, 1, n_l)),
+                Sum(_tidy(partials["a_prev"] * delta), (j, 1, n_l)),
+            )
+        return tuple(eqs)
+
+    sigma = SigmaPrime(z_j)
+    if rule is not None:
+        assert rule.derivative is not None
+        concrete_sigma = rule.derivative.xreplace({A: a_j, Z: z_j})
+        eq("sigma_prime", Partial(a_j, z_j), sigma, concrete_sigma)
+    upstream = loss.dE_da if loss is not None else dE_da
+
+    def steps(local: Expr, wrt: Expr) -> tuple[Expr, ...]:
+        generic = Chain(dE_da, Partial(a_j, z_j), Partial(z_j, wrt))
+        factors = [f for f in (local, sigma, upstream) if f != 1]
+        if lecture_chain:
+            factors.reverse()
+        lecture = _chain(*factors)
+        if rule is None:
+            return (generic, lecture)
+        concrete = _chain(*[concrete_sigma if f == sigma else f for f in factors])
+        return (generic, lecture, concrete, _tidy(concrete.doit()))
+
+    eq("dE_dw", Partial(E, Weight(l_sym, j, k)), *steps(partials["w"], Weight(l_sym, j, k)))
+    eq("dE_db", Partial(E, Bias(l_sym, j)), *steps(partials["b"], Bias(l_sym, j)))
+    if has_prev:
+        a_k = Act(l_sym - 1, k)
+        generic = Sum(Chain(Partial(z_j, a_k), Partial(a_j, z_j), dE_da), (j, 1, n_l))
+        lecture = Sum(Chain(partials["a_prev"], sigma, upstream), (j, 1, n_l))
+        rhs: tuple[Expr, ...] = (generic, lecture)
+        if rule is not None:
+            concrete = Chain(partials["a_prev"], concrete_sigma, upstream)
+            rhs += (Sum(concrete, (j, 1, n_l)), Sum(_tidy(concrete.doit()), (j, 1, n_l)))
+        eq("dE_da_prev", Partial(E, a_k), *rhs)
+    return tuple(eqs)
+
+
+def _chain(*factors: Expr) -> Expr:
+    """The lecture's ordered product, without factors of 1; a single factor stands alone."""
+    kept = [f for f in factors if f != 1]
+    return kept[0] if len(kept) == 1 else Chain(*kept)
+
+
+def _vector_template(
+    rule: ActivationRule | None, loss: LossRule | None, is_output: bool
+) -> tuple[Equation, ...]:
+    a, z, a_prev = Act(l_sym), Pre(l_sym), Act(l_sym - 1)
+    delta = Delta(l_sym)
+    eqs: list[Equation] = []
+
+    def eq(kind: str, lhs: Expr, *rhs: Expr) -> None:
+        steps = [r for n, r in enumerate(rhs) if n == 0 or r != rhs[n - 1]]
+        eqs.append(Equation("vector", kind, l_sym, lhs, tuple(steps)))  # type: ignore[arg-type]
+
+    sigma = SigmaPrime(z)
+    if is_output:
+        dE_da = Partial(E, a)
+        if rule is not None and rule.jacobian is not None and loss is not None:
+            generic = MatProd(Transposed(Partial(a, z)), dE_da)
+            eq("delta", delta, Partial(E, z), generic, _vectorize_delta(loss.output_delta))
+        else:
+            generic = Hadamard(dE_da, sigma)
+            rhs: list[Expr] = [Partial(E, z), generic]
+            if rule is not None and rule.derivative is not None and loss is not None:
+                concrete_sigma = rule.derivative.xreplace({A: Act(l_sym, j), Z: Pre(l_sym, j)})
+                rhs.append(Hadamard(_vec(loss.dE_da), _vec(concrete_sigma)))
+                rhs.append(_vec(loss.output_delta))
+            eq("delta", delta, *rhs)
+    else:
+        back = MatProd(Transposed(WeightMatrix(l_sym + 1)), Delta(l_sym + 1))
+        rhs = [Partial(E, z), Hadamard(back, sigma)]
+        if rule is not None and rule.derivative is not None:
+            concrete_sigma = rule.derivative.xreplace({A: Act(l_sym, j), Z: Pre(l_sym, j)})
+            rhs.append(Hadamard(back, _vec(concrete_sigma)))
+        eq("delta", delta, *rhs)
+    eq("dE_dw", Partial(E, WeightMatrix(l_sym)), MatProd(delta, Transposed(a_prev)))
+    eq("dE_db", Partial(E, Bias(l_sym)), delta)
+    return tuple(eqs)
+
+
+def _vectorize_delta(delta: Expr) -> Expr:
+    """The softmax output delta in vector form: inner products for the sums over units."""
+
+    def inner(s: Sum) -> Expr:
+        factors = sympy.Mul.make_args(s.function)
+        first, rest = factors[0], sympy.Mul(*factors[1:])
+        return MatProd(Transposed(_vec(first.xreplace({i: j}))), _vec(rest.xreplace({i: j})))
+
+    return _vec(delta.replace(lambda e: isinstance(e, Sum), inner))

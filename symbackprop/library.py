@@ -1,0 +1,72 @@
+"""Built-in activations and losses, each defined once as a SymPy expression.
+
+Activations are functions of the scalar ``z`` (softmax, the one vector-valued activation, is
+defined over a vector ``z`` in :mod:`symbackprop.derive`).  Losses are per output unit, in
+``a`` (the network's output) and ``y`` (the target); E sums them over the units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import sympy
+from sympy import Expr, Rational, Symbol
+
+Z = Symbol("z", real=True)
+A = Symbol("a", real=True)
+Y = Symbol("y", real=True)
+
+Init = Literal["xavier", "he"]
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation: `expr` in Z for elementwise ones, None for softmax."""
+
+    name: str
+    expr: Expr | None
+    builtin: bool = True
+    init: Init = "xavier"
+
+    @property
+    def is_softmax(self) -> bool:
+        return self.expr is None
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss per output unit, in A and Y; E is its sum over the output units."""
+
+    name: str
+    expr: Expr
+    builtin: bool = True
+
+
+DEFAULT_LEAKY_SLOPE = Rational(1, 100)
+
+
+def leaky_relu(slope: Expr = DEFAULT_LEAKY_SLOPE) -> Activation:
+    """leaky_relu with the given slope for z <= 0; the derivative at 0 is the slope."""
+    return Activation("leaky_relu", sympy.Piecewise((Z, Z > 0), (slope * Z, True)), init="he")
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "identity": Activation("identity", Z),
+    "sigmoid": Activation("sigmoid", 1 / (1 + sympy.exp(-Z))),
+    "tanh": Activation("tanh", sympy.tanh(Z)),
+    "relu": Activation("relu", sympy.Max(0, Z), init="he"),
+    "leaky_relu": leaky_relu(),
+    "softplus": Activation("softplus", sympy.log(1 + sympy.exp(Z))),
+    "softmax": Activation("softmax", None),
+}
+
+LOSSES: dict[str, Loss] = {
+    "squared_error": Loss("squared_error", (A - Y) ** 2),
+    "half_squared_error": Loss("half_squared_error", (A - Y) ** 2 / 2),
+    "binary_cross_entropy": Loss("binary_cross_entropy", -(Y * sympy.log(A) + (1 - Y) * sympy.log(1 - A))),
+    "cross_entropy": Loss("cross_entropy", -Y * sympy.log(A)),
+}
+
+#: Built-in activations whose outputs can leave (0, 1), where binary_cross_entropy is undefined.
+UNBOUNDED_FOR_BCE = frozenset({"identity", "tanh", "relu", "leaky_relu", "softplus"})

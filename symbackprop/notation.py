@@ -1,0 +1,183 @@
+"""SymPy objects for the lecture's symbols: a, z, w, b, y, n, delta, W, partials, sigma'.
+
+Every printer dispatches on these classes (``_print_Act`` ...), so the derivation holds
+expressions, never strings.  Arguments are SymPy objects: the layer (a number, ``l``, ``L``
+or an offset such as ``l - 1``) followed by unit indices.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy
+from sympy import Expr, Function, Integer, Symbol
+
+#: The loss of one sample, the lecture's E.
+E = Symbol("E")
+#: Layer symbols of the generic equations: any layer, and the last one.
+l_sym = Symbol("l", integer=True, positive=True)
+L_sym = Symbol("L", integer=True, positive=True)
+#: Unit indices: j a unit of layer l, k a unit of layer l-1, i a second unit of layer l.
+j = Symbol("j", integer=True, positive=True)
+k = Symbol("k", integer=True, positive=True)
+i = Symbol("i", integer=True, positive=True)
+
+
+class LayerQuantity(Function):
+    """A per-layer quantity: first argument the layer, then unit indices (none in vector form)."""
+
+    is_real = True
+    _diff_wrt = True
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+    @property
+    def layer(self) -> Expr:
+        return self.args[0]
+
+    @property
+    def indices(self) -> tuple[Expr, ...]:
+        return tuple(self.args[1:])
+
+
+class Act(LayerQuantity):
+    """a^(l)_j: the output of unit j of layer l; a^(0) is the input."""
+
+
+class Pre(LayerQuantity):
+    """z^(l)_j: the weighted input of unit j of layer l."""
+
+
+class Weight(LayerQuantity):
+    """w^(l)_jk: the weight from unit k of layer l-1 to unit j of layer l (W^(l) without indices)."""
+
+
+class Bias(LayerQuantity):
+    """b^(l)_j: the bias of unit j of layer l."""
+
+
+class Delta(LayerQuantity):
+    """delta^(l) = dE/dz^(l): the error signal of layer l (vector form)."""
+
+
+class Width(LayerQuantity):
+    """n^(l): the number of units in layer l."""
+
+
+class Target(Function):
+    """y_j: the target of output unit j (no argument: the vector y)."""
+
+    is_real = True
+    _diff_wrt = True
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+    @property
+    def indices(self) -> tuple[Expr, ...]:
+        return tuple(self.args)
+
+
+class Partial(Function):
+    """dnum/dden as a symbol: the lecture's Leibniz notation, never evaluated."""
+
+    is_real = True
+    _diff_wrt = True
+    nargs = 2
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+
+class SigmaPrime(Function):
+    """sigma'(x): the derivative of the activation of the layer whose z is x."""
+
+    is_real = True
+    nargs = 1
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+
+class Sigma(Function):
+    """sigma(x): the activation of the layer whose z is x."""
+
+    is_real = True
+    nargs = 1
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+
+class Chain(Function):
+    """An ordered product (printed with cdot): the chain rule as the lecture writes it."""
+
+    is_real = True
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+    def doit(self, **hints: Any) -> Expr:
+        return sympy.Mul(*[arg.doit(**hints) for arg in self.args])
+
+
+class Transposed(Function):
+    """x^T for a vector or matrix of the vectorised form."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+
+class MatProd(Function):
+    """A matrix-vector or outer product of the vectorised form, in the order given."""
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+
+class Hadamard(Function):
+    """The elementwise product x (.) y (odot) of the vectorised form."""
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+
+class Jacobian(Function):
+    """d a_i / d z_j of a vector-valued activation (softmax), kept as one symbol."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+
+def layer_offset(layer: Expr, offset: int) -> Expr:
+    """The layer `offset` away from `layer` (numbers stay numbers, symbols become l-1 ...)."""
+    return sympy.Add(layer, Integer(offset))
+
+
+class Elementwise(Function):
+    """A scalar expression in vector quantities, applied elementwise (products print as odot)."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+
+class WeightMatrix(LayerQuantity):
+    """W^(l): the weight matrix of layer l in the vectorised form (row j holds w_jk^(l))."""

@@ -1,0 +1,41 @@
+"""What the LaTeX and text printers share: layer superscripts and index subscripts."""
+
+from __future__ import annotations
+
+import sympy
+from sympy import Expr
+
+
+def layer_text(layer: Expr) -> str:
+    """A layer as the lecture writes it inside (...): 3, l, L, l-1, L+1."""
+    if isinstance(layer, sympy.Add):
+        const, rest = layer.as_coeff_Add()
+        sign = "-" if const < 0 else "+"
+        return f"{layer_text(rest)}{sign}{abs(int(const))}"
+    return str(layer)
+
+
+def index_text(indices: tuple[Expr, ...]) -> str:
+    """Unit indices as a subscript body: jk for single letters, else comma-separated."""
+    parts = [str(x) for x in indices]
+    return "".join(parts) if all(len(p) == 1 for p in parts) else ",".join(parts)
+
+
+def factored(expr: sympy.Add) -> tuple[Expr, Expr] | None:
+    """(c, rest) when a sum has a common numeric factor c != 1: printed c(rest), as 2(a - y)."""
+    coeff, rest = expr.primitive()
+    if coeff != 1 and isinstance(rest, sympy.Add):
+        return coeff, rest
+    return None
+
+
+def decimal(expr: sympy.Rational) -> str | None:
+    """A rational with a power-of-ten denominator as a decimal (1/100 -> 0.01), else None."""
+    q = int(expr.q)
+    digits = len(str(q)) - 1
+    if q == 1 or q != 10**digits or digits > 8:
+        return None
+    p = int(expr.p)
+    sign = "-" if p < 0 else ""
+    whole, frac = divmod(abs(p), q)
+    return f"{sign}{whole}.{str(frac).rjust(digits, '0')}"

@@ -1,0 +1,158 @@
+"""LaTeX in the lecture's notation: a SymPy LatexPrinter subclass, one method per symbol."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy
+from sympy import Expr
+from sympy.printing.latex import LatexPrinter
+
+from .. import notation as n
+from .common import decimal, factored, index_text, layer_text
+
+_TEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\textasciicircum{}",
+    "_": r"\_",
+    "%": r"\%",
+    "~": r"\textasciitilde{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+}
+
+
+def tex_escape(text: str) -> str:
+    """Text mode LaTeX for any string: specials escaped, control characters dropped."""
+    return "".join(_TEX_SPECIALS.get(c, c) for c in text if c.isprintable())
+
+
+class LectureLatexPrinter(LatexPrinter):  # type: ignore[misc]
+    """SymPy's LaTeX printer with the lecture's symbols: a_k^{(l-1)}, w_{jk}^{(l)}, delta^{(l)}."""
+
+    printmethod = "_lecture_latex"
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__({"mul_symbol": None, **(settings or {})})
+        self._elementwise = False
+
+    def _quantity(self, base: str, expr: n.LayerQuantity, exp: str | None) -> str:
+        sub = f"_{{{index_text(expr.indices)}}}" if expr.indices else ""
+        text = f"{base}{sub}^{{({layer_text(expr.layer)})}}"
+        return rf"\left({text}\right)^{{{exp}}}" if exp else text
+
+    def _print_Act(self, expr: n.Act, exp: str | None = None) -> str:
+        return self._quantity("a", expr, exp)
+
+    def _print_Pre(self, expr: n.Pre, exp: str | None = None) -> str:
+        return self._quantity("z", expr, exp)
+
+    def _print_Weight(self, expr: n.Weight, exp: str | None = None) -> str:
+        return self._quantity("w", expr, exp)
+
+    def _print_WeightMatrix(self, expr: n.WeightMatrix, exp: str | None = None) -> str:
+        return self._quantity("W", expr, exp)
+
+    def _print_Bias(self, expr: n.Bias, exp: str | None = None) -> str:
+        return self._quantity("b", expr, exp)
+
+    def _print_Delta(self, expr: n.Delta, exp: str | None = None) -> str:
+        return self._quantity(r"\delta", expr, exp)
+
+    def _print_Width(self, expr: n.Width, exp: str | None = None) -> str:
+        return self._quantity("n", expr, exp)
+
+    def _print_Target(self, expr: n.Target, exp: str | None = None) -> str:
+        text = f"y_{{{index_text(expr.indices)}}}" if expr.args else "y"
+        return rf"\left({text}\right)^{{{exp}}}" if exp else text
+
+    def _print_Partial(self, expr: n.Partial) -> str:
+        num, den = (self._print(arg) for arg in expr.args)
+        return rf"\frac{{\partial {num}}}{{\partial {den}}}"
+
+    def _print_SigmaPrime(self, expr: n.SigmaPrime) -> str:
+        return rf"\sigma'\left({self._print(expr.args[0])}\right)"
+
+    def _print_Sigma(self, expr: n.Sigma) -> str:
+        return rf"\sigma\left({self._print(expr.args[0])}\right)"
+
+    def _print_Heaviside(self, expr: sympy.Heaviside, exp: str | None = None) -> str:
+        text = rf"H\left({self._print(expr.args[0])}\right)"
+        return f"{text}^{{{exp}}}" if exp else text
+
+    def _print_Rational(self, expr: sympy.Rational) -> str:
+        text = decimal(expr)
+        return text if text is not None else str(super()._print_Rational(expr))
+
+    def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
+        split = factored(expr)
+        if split is None:
+            return str(super()._print_Add(expr, order))
+        coeff, rest = split
+        return rf"{self._print(coeff)} \left({self._print(rest)}\right)"
+
+    def _factor(self, expr: Expr) -> str:
+        text = str(self._print(expr))
+        if (isinstance(expr, sympy.Add) and factored(expr) is None) or text.startswith("-"):
+            return rf"\left({text}\right)"
+        return text
+
+    def _print_Chain(self, expr: n.Chain) -> str:
+        return r" \cdot ".join(self._factor(arg) for arg in expr.args)
+
+    def _print_Transposed(self, expr: n.Transposed) -> str:
+        return rf"\left({self._print(expr.args[0])}\right)^{{T}}"
+
+    def _operand(self, expr: Expr) -> str:
+        text = self._print(expr)
+        if isinstance(expr, n.MatProd | n.Hadamard) or (
+            isinstance(expr, n.Elementwise)
+            and isinstance(expr.args[0], sympy.Add)
+            and factored(expr.args[0]) is None
+        ):
+            return rf"\left({text}\right)"
+        return text
+
+    def _print_MatProd(self, expr: n.MatProd) -> str:
+        return " ".join(self._operand(arg) for arg in expr.args)
+
+    def _print_Hadamard(self, expr: n.Hadamard) -> str:
+        return r" \odot ".join(self._operand(arg) for arg in expr.args)
+
+    def _print_Elementwise(self, expr: n.Elementwise) -> str:
+        saved, self._elementwise = self._elementwise, True
+        try:
+            return str(self._print(expr.args[0]))
+        finally:
+            self._elementwise = saved
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        if not self._elementwise:
+            return str(super()._print_Mul(expr))
+        coeff, rest = expr.as_coeff_Mul()
+        factors = [self._factor(f) for f in sympy.Mul.make_args(rest)]
+        body = r" \odot ".join(factors)
+        if coeff == 1:
+            return body
+        if coeff == -1:
+            return f"-{body}"
+        return f"{self._print(coeff)} {body}"
+
+    def _print_Pow(self, expr: sympy.Pow) -> str:
+        base, exponent = expr.args
+        if self._elementwise and exponent.is_Integer and exponent > 1:
+            return rf"\left({self._print(base)}\right)^{{\circ {exponent}}}"
+        return str(super()._print_Pow(expr))
+
+
+_PRINTER = LectureLatexPrinter()
+
+
+def latex(expr: Expr) -> str:
+    """An expression in the lecture's LaTeX notation."""
+    return str(_PRINTER.doprint(expr))

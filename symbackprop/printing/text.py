@@ -1,0 +1,153 @@
+"""Plain-text (Unicode) rendering of the lecture's notation for terminals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy
+from sympy import Expr
+from sympy.printing.str import StrPrinter
+
+from .. import notation as n
+from .common import decimal, factored, index_text, layer_text
+
+
+class LectureTextPrinter(StrPrinter):  # type: ignore[misc]
+    """SymPy's str printer with the lecture's symbols: a_k^(l-1), ∂E/∂w_jk^(l), δ^(l), ⊙."""
+
+    printmethod = "_lecture_text"
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(settings or {})
+        self._elementwise = False
+
+    def _quantity(self, base: str, expr: n.LayerQuantity) -> str:
+        sub = f"_{index_text(expr.indices)}" if expr.indices else ""
+        return f"{base}{sub}^({layer_text(expr.layer)})"
+
+    def _print_Act(self, expr: n.Act) -> str:
+        return self._quantity("a", expr)
+
+    def _print_Pre(self, expr: n.Pre) -> str:
+        return self._quantity("z", expr)
+
+    def _print_Weight(self, expr: n.Weight) -> str:
+        return self._quantity("w", expr)
+
+    def _print_WeightMatrix(self, expr: n.WeightMatrix) -> str:
+        return self._quantity("W", expr)
+
+    def _print_Bias(self, expr: n.Bias) -> str:
+        return self._quantity("b", expr)
+
+    def _print_Delta(self, expr: n.Delta) -> str:
+        return self._quantity("δ", expr)
+
+    def _print_Width(self, expr: n.Width) -> str:
+        return self._quantity("n", expr)
+
+    def _print_Target(self, expr: n.Target) -> str:
+        return f"y_{index_text(expr.indices)}" if expr.args else "y"
+
+    def _print_Partial(self, expr: n.Partial) -> str:
+        num, den = (self._print(arg) for arg in expr.args)
+        return f"∂{num}/∂{den}"
+
+    def _print_SigmaPrime(self, expr: n.SigmaPrime) -> str:
+        return f"σ'({self._print(expr.args[0])})"
+
+    def _print_Sigma(self, expr: n.Sigma) -> str:
+        return f"σ({self._print(expr.args[0])})"
+
+    def _print_Heaviside(self, expr: sympy.Heaviside) -> str:
+        return f"H({self._print(expr.args[0])})"
+
+    def _print_KroneckerDelta(self, expr: sympy.KroneckerDelta) -> str:
+        return f"δ_{index_text(expr.args)}"
+
+    def _print_Rational(self, expr: sympy.Rational) -> str:
+        text = decimal(expr)
+        return text if text is not None else str(super()._print_Rational(expr))
+
+    def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
+        split = factored(expr)
+        if split is None:
+            return str(super()._print_Add(expr, order))
+        coeff, rest = split
+        return f"{self._print(coeff)}({self._print(rest)})"
+
+    def _print_Sum(self, expr: sympy.Sum) -> str:
+        index, low, high = expr.limits[0]
+        return f"Σ_{{{index}={self._print(low)}..{self._print(high)}}} {self._factor(expr.function)}"
+
+    def _factor(self, expr: Expr) -> str:
+        text = str(self._print(expr))
+        if (isinstance(expr, sympy.Add) and factored(expr) is None) or text.startswith("-"):
+            return f"({text})"
+        return text
+
+    def _print_Chain(self, expr: n.Chain) -> str:
+        return " · ".join(self._factor(arg) for arg in expr.args)
+
+    def _print_Transposed(self, expr: n.Transposed) -> str:
+        return f"({self._print(expr.args[0])})ᵀ"
+
+    def _operand(self, expr: Expr) -> str:
+        text = self._print(expr)
+        if isinstance(expr, n.MatProd | n.Hadamard) or (
+            isinstance(expr, n.Elementwise)
+            and isinstance(expr.args[0], sympy.Add)
+            and factored(expr.args[0]) is None
+        ):
+            return f"({text})"
+        return str(text)
+
+    def _print_MatProd(self, expr: n.MatProd) -> str:
+        return " ".join(self._operand(arg) for arg in expr.args)
+
+    def _print_Hadamard(self, expr: n.Hadamard) -> str:
+        return " ⊙ ".join(self._operand(arg) for arg in expr.args)
+
+    def _print_Elementwise(self, expr: n.Elementwise) -> str:
+        saved, self._elementwise = self._elementwise, True
+        try:
+            return str(self._print(expr.args[0]))
+        finally:
+            self._elementwise = saved
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        coeff, rest = expr.as_coeff_Mul()
+        if self._elementwise:
+            body = " ⊙ ".join(self._factor(f) for f in sympy.Mul.make_args(rest))
+        else:
+            num, den = sympy.fraction(rest)
+            body = " ".join(self._factor(f) for f in sympy.Mul.make_args(num))
+            if den != 1:
+                parts = sympy.Mul.make_args(den)
+                under = " ".join(self._factor(f) for f in parts)
+                body = f"{body}/{under if len(parts) == 1 else f'({under})'}"
+        if coeff == 1:
+            return body
+        return f"-{body}" if coeff == -1 else f"{self._print(coeff)} {body}"
+
+    def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
+        base, exponent = expr.args
+        if self._elementwise and exponent.is_Integer and exponent > 1:
+            return f"({self._print(base)})^∘{exponent}"
+        if exponent == sympy.S.Half:
+            return f"sqrt({self._print(base)})"
+        if exponent.is_Rational and exponent < 0:
+            return f"1/{self._factor(sympy.Pow(base, -exponent))}"
+        base_text = self._print(base)
+        if isinstance(base, n.LayerQuantity) or not isinstance(base, sympy.Symbol | sympy.Function):
+            base_text = f"({base_text})"
+        exp_text = self._print(exponent)
+        return f"{base_text}^{exp_text if exponent.is_Integer else f'({exp_text})'}"
+
+
+_PRINTER = LectureTextPrinter()
+
+
+def text(expr: Expr) -> str:
+    """An expression in the lecture's notation as plain Unicode text."""
+    return str(_PRINTER.doprint(expr))

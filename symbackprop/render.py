@@ -1,0 +1,128 @@
+"""Derivation -> documents: precomputed strings laid out by Jinja templates.
+
+The printers turn every expression into LaTeX or text here; the templates only arrange them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+
+from .ir import ActivationRule, Derivation, Equation
+from .naming import tag
+from .printing.latex import latex, tex_escape
+from .printing.text import text
+
+Format = Literal["latex", "beamer", "markdown", "text"]
+FORMATS: dict[Format, str] = {
+    "latex": "derivation/article.tex.jinja",
+    "beamer": "derivation/beamer.tex.jinja",
+    "markdown": "derivation/markdown.md.jinja",
+    "text": "derivation/text.txt.jinja",
+}
+#: File name suffixes of each format under generated/.
+SUFFIXES: dict[Format, str] = {
+    "latex": ".tex",
+    "beamer": ".slides.tex",
+    "markdown": ".md",
+    "text": ".txt",
+}
+
+
+def template_dir() -> Path:
+    """The templates: inside the installed package, or the checkout's top-level templates/."""
+    packaged = resources.files("symbackprop") / "templates"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """One Jinja environment; LaTeX-friendly delimiters since templates hold TeX braces."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        block_start_string="<%",
+        block_end_string="%>",
+        variable_start_string="<<",
+        variable_end_string=">>",
+        comment_start_string="<#",
+        comment_end_string="#>",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+    env.filters["tex"] = tex_escape
+    return env
+
+
+def render(derivation: Derivation, fmt: Format) -> str:
+    """The derivation as a document of the given format."""
+    show = text if fmt == "text" else latex
+    template = environment().get_template(FORMATS[fmt])
+    return template.render(**context(derivation, show))
+
+
+def context(derivation: Derivation, show: Any) -> dict[str, Any]:
+    """The template context: strings only, printed by `show` (LaTeX or text)."""
+    net = derivation.network
+
+    def eq(e: Equation) -> dict[str, Any]:
+        return {"tag": tag(e), "kind": e.kind, "lhs": show(e.lhs), "rhs": [show(r) for r in e.rhs]}
+
+    layers = []
+    for ld in derivation.layers:
+        layers.append(
+            {
+                "number": ld.number,
+                "units": ld.units,
+                "fan_in": ld.fan_in,
+                "is_output": ld.number == net.depth,
+                **_activation(ld.rule, show),
+            }
+        )
+    views = []
+    for view in derivation.views:
+        views.append(
+            {
+                "key": view,
+                "general": [eq(e) for e in derivation.general[view]],
+                "layers": [
+                    {**layers[ld.number - 1], "equations": [eq(e) for e in ld.view(view)]}
+                    for ld in reversed(derivation.layers)
+                ],
+            }
+        )
+    return {
+        "name": net.name,
+        "source": net.source,
+        "sizes": list(net.sizes),
+        "depth": net.depth,
+        "loss_name": net.loss.name,
+        "targets_sum_to_one": derivation.loss.targets_sum_to_one,
+        "layers": layers,
+        "views": views,
+    }
+
+
+def _activation(rule: ActivationRule, show: Any) -> dict[str, Any]:
+    act = rule.activation
+    info: dict[str, Any] = {
+        "activation": act.name,
+        "softmax": act.is_softmax,
+        "heaviside": rule.heaviside_at_zero,
+        "uses_output": rule.uses_output,
+    }
+    if act.expr is not None and rule.derivative is not None:
+        info["sigma"] = show(act.expr)
+        info["sigma_prime"] = show(rule.derivative)
+        info["sigma_prime_z"] = show(rule.derivative_z)
+    if rule.jacobian is not None:
+        info["jacobian"] = show(rule.jacobian)
+    return info

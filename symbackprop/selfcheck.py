@@ -1,0 +1,158 @@
+"""The symbolic self-check: E written out in every weight, differentiated directly by SymPy,
+against the layered derivation instantiated for every weight and bias of a small network."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import sympy
+from sympy import Expr, Integer, Sum
+
+from .ir import Derivation
+from .library import A, Y, Z
+from .notation import Act, Bias, E, Partial, Pre, Target, Weight, Width, j, k
+from .printing.text import text
+from .spec import Network
+
+#: Digits used to evaluate both sides; agreement is required to about 20 of them.
+DIGITS = 30
+RELATIVE_TOLERANCE = sympy.Float("1e-20", DIGITS)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One parameter: the layered and the direct derivative at one random point."""
+
+    parameter: str
+    layered: float
+    direct: float
+    ok: bool
+
+
+def forward(net: Network) -> tuple[dict[tuple[int, int], Expr], dict[tuple[int, int], Expr], Expr]:
+    """z and a of every unit as expressions in the weights, biases and inputs; and E."""
+    sizes = net.sizes
+    a: dict[tuple[int, int], Expr] = {(0, m): Act(0, m) for m in range(1, sizes[0] + 1)}
+    z: dict[tuple[int, int], Expr] = {}
+    for number, layer in enumerate(net.layers, start=1):
+        for unit in range(1, layer.units + 1):
+            z[number, unit] = Bias(number, unit) + sum(
+                Weight(number, unit, m) * a[number - 1, m] for m in range(1, sizes[number - 1] + 1)
+            )
+        if layer.activation.expr is None:
+            total = sum(sympy.exp(z[number, m]) for m in range(1, layer.units + 1))
+            for unit in range(1, layer.units + 1):
+                a[number, unit] = sympy.exp(z[number, unit]) / total
+        else:
+            for unit in range(1, layer.units + 1):
+                a[number, unit] = layer.activation.expr.xreplace({Z: z[number, unit]})
+    depth = net.depth
+    loss = sum(
+        net.loss.expr.xreplace({A: a[depth, unit], Y: Target(unit)})
+        for unit in range(1, sizes[depth] + 1)
+    )
+    return z, a, sympy.sympify(loss)
+
+
+def self_check(derivation: Derivation, seed: int = 0) -> list[CheckResult]:
+    """Compare the index-form dE/dw and dE/db of every parameter with direct differentiation."""
+    net = derivation.network
+    z, a, loss = forward(net)
+    point = _random_point(net, seed)
+    layered = _Instantiator(derivation, z, a)
+    results = []
+    for number, layer in enumerate(net.layers, start=1):
+        for unit in range(1, layer.units + 1):
+            params: list[tuple[Expr, str, dict[Expr, Expr]]] = [
+                (Bias(number, unit), "dE_db", {j: Integer(unit)})
+            ]
+            for m in range(1, net.sizes[number - 1] + 1):
+                params.append((Weight(number, unit, m), "dE_dw", {j: Integer(unit), k: Integer(m)}))
+            for param, kind, indices in params:
+                mine = layered.gradient(number, kind, indices).xreplace(point).evalf(DIGITS)
+                direct = sympy.diff(loss, param).xreplace(point).evalf(DIGITS)
+                ok = abs(mine - direct) <= RELATIVE_TOLERANCE * (1 + abs(direct))
+                results.append(CheckResult(text(Partial(E, param)), float(mine), float(direct), ok))
+    return results
+
+
+def report(results: list[CheckResult]) -> str:
+    """A table of the self-check, one parameter a line."""
+    width = max(len(r.parameter) for r in results)
+    lines = [f"{'parameter':<{width}}  {'layered':>14}  {'direct':>14}  result"]
+    for r in results:
+        verdict = "ok" if r.ok else "MISMATCH"
+        lines.append(f"{r.parameter:<{width}}  {r.layered:>14.7g}  {r.direct:>14.7g}  {verdict}")
+    failed = sum(not r.ok for r in results)
+    lines.append(f"{len(results) - failed} of {len(results)} parameters agree to 20 digits")
+    return "\n".join(lines)
+
+
+class _Instantiator:
+    """Turns the layered equations into expressions in the parameters, for given indices."""
+
+    def __init__(
+        self, derivation: Derivation, z: dict[tuple[int, int], Expr], a: dict[tuple[int, int], Expr]
+    ) -> None:
+        self.derivation = derivation
+        self.z, self.a = z, a
+        self.upstream: dict[tuple[int, int], Expr] = {}
+
+    def gradient(self, number: int, kind: str, indices: dict[Expr, Expr]) -> Expr:
+        eq = self.derivation.layers[number - 1].equation("index", kind)  # type: ignore[arg-type]
+        assert eq is not None
+        return self._resolve(eq.final.xreplace(indices))
+
+    def _resolve(self, expr: Expr) -> Expr:
+        net = self.derivation.network
+        widths = {Width(Integer(m)): Integer(n) for m, n in enumerate(net.sizes)}
+        expr = expr.xreplace(widths)
+        expr = expr.replace(lambda e: isinstance(e, Sum), lambda e: e.doit())
+        expr = expr.replace(
+            lambda e: isinstance(e, Partial) and isinstance(e.args[1], Act),
+            lambda e: self._dE_da(int(e.args[1].args[0]), int(e.args[1].args[1])),
+        )
+        return expr.replace(
+            lambda e: isinstance(e, Act | Pre) and int(e.args[0]) > 0,
+            lambda e: (self.a if isinstance(e, Act) else self.z)[int(e.args[0]), int(e.args[1])],
+        )
+
+    def _dE_da(self, number: int, unit: int) -> Expr:
+        key = (number, unit)
+        if key not in self.upstream:
+            layers = self.derivation.layers
+            if number == len(layers):
+                eq = layers[-1].equation("index", "dE_da_out")
+                assert eq is not None
+                value = eq.final.xreplace({j: Integer(unit)})
+            else:
+                eq = layers[number].equation("index", "dE_da_prev")
+                assert eq is not None
+                value = eq.final.xreplace({k: Integer(unit)})
+            self.upstream[key] = self._resolve(value)
+        return self.upstream[key]
+
+
+def _random_point(net: Network, seed: int) -> dict[Expr, Expr]:
+    rng = random.Random(seed)
+
+    def draw(low: float, high: float) -> Expr:
+        return sympy.Float(rng.uniform(low, high), DIGITS)
+
+    point: dict[Expr, Expr] = {}
+    for number, layer in enumerate(net.layers, start=1):
+        for unit in range(1, layer.units + 1):
+            point[Bias(number, unit)] = draw(-0.5, 0.5)
+            for m in range(1, net.sizes[number - 1] + 1):
+                point[Weight(number, unit, m)] = draw(-1.2, 1.2)
+    for m in range(1, net.inputs + 1):
+        point[Act(0, m)] = draw(-1.5, 1.5)
+    outputs = net.sizes[-1]
+    targets = [draw(0.05, 0.95) for _ in range(outputs)]
+    if net.loss.builtin and net.loss.name == "cross_entropy":
+        total = sum(targets)
+        targets = [t / total for t in targets]
+    for unit, value in enumerate(targets, start=1):
+        point[Target(unit)] = value
+    return point
