@@ -237,12 +237,23 @@ def _cost(expr: Expr) -> tuple[int, int, int]:
 
 
 def _tidy(expr: Expr) -> Expr:
-    """The shortest of a few standard SymPy forms (deterministic): what a person would write."""
-    if expr.is_number:
+    """The shortest of a few standard SymPy forms that brings in no new functions (so exp stays
+    exp rather than turning into cosh): what a person would write.  Deterministic."""
+    if isinstance(expr, sympy.Number):
         return expr
     forms = [expr, sympy.factor_terms(expr), sympy.factor(expr), sympy.simplify(expr)]
     forms.append(sympy.factor_terms(forms[-1]))
-    return min(forms, key=_cost)
+    signs = {s.args[0] * s: sympy.Abs(s.args[0]) for s in expr.atoms(sympy.sign)}
+    if signs:  # x sign(x) = |x| for real x, which SymPy does not apply by itself
+        forms.append(sympy.factor(sympy.simplify(expr.subs(signs))))
+    allowed = _function_kinds(expr)
+    return min((f for f in forms if _function_kinds(f) <= allowed), key=_cost)
+
+
+def _function_kinds(expr: Expr) -> set[type]:
+    return {type(f) for f in expr.atoms(sympy.Function)} | (
+        {sympy.exp} if expr.has(sympy.E) else set()
+    )
 
 
 # ---------------------------------------------------------------- local partials of z

@@ -2,33 +2,88 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from .errors import SymbackpropError
 
+_SHOWN_PATH = 200
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """A path for a one-line message: unprintable characters escaped, very long ones cut."""
+    text = os.fspath(path)
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(text) > _SHOWN_PATH:
+        half = _SHOWN_PATH // 2
+        text = f"{text[: half - 3]}...{text[-half:]}"
+    return text
+
 
 def write_atomic(path: str | Path, content: str) -> None:
-    """Write `content` to `path` so that a failure leaves any existing file untouched."""
-    target = Path(path)
-    if target.is_dir():
-        raise SymbackpropError(f"{target}: is a directory, expected a file name")
-    folder = target.parent if str(target.parent) else Path(".")
+    """Write `content` to `path` so that a failure leaves any existing file untouched.
+
+    An existing file keeps its permissions; a symbolic link is written through (the file it
+    points to is replaced, not the link); a device or pipe such as /dev/stdout is written into.
+    """
+    shown = display_path(path)
+    name = os.fspath(path)
+    if not name:
+        raise SymbackpropError("the output file name is empty")
+    if name.endswith(("/", os.sep)):
+        raise SymbackpropError(f"{shown}: names a directory, expected a file name")
+    try:
+        info: os.stat_result | None = os.stat(name)
+    except FileNotFoundError:
+        info = None
+    except (OSError, ValueError) as err:
+        raise SymbackpropError(f"{shown}: cannot write ({_reason(err)})") from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise SymbackpropError(f"{shown}: is a directory, expected a file name")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        _write_into(name, shown, content)
+        return
+    mode = stat.S_IMODE(info.st_mode) if info is not None else _default_mode()
     tmp_name = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        target = Path(os.path.realpath(name))
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, mode)
         os.replace(tmp_name, target)
         tmp_name = None
-    except OSError as err:
-        raise SymbackpropError(f"{target}: cannot write ({err.strerror or err})") from None
+    except (OSError, ValueError) as err:
+        raise SymbackpropError(f"{shown}: cannot write ({_reason(err)})") from None
     finally:
         if tmp_name is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
-            except OSError:
-                pass
+
+
+def _write_into(name: str, shown: str, content: str) -> None:
+    """Write to a device or pipe (not a regular file), where a rename makes no sense."""
+    try:
+        with open(name, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(content)
+    except (OSError, ValueError) as err:
+        raise SymbackpropError(f"{shown}: cannot write ({_reason(err)})") from None
+
+
+def _default_mode() -> int:
+    """The permissions a new file gets from open(): 0o666 less the process umask."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _reason(err: Exception) -> str:
+    """The operating system's reason, without the file name it may repeat."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return "not a usable file name" if isinstance(err, ValueError) else "error"

@@ -27,6 +27,7 @@ class LayerQuantity(Function):
     """A per-layer quantity: first argument the layer, then unit indices (none in vector form)."""
 
     is_real = True
+    is_number = False  # a symbol with numeric indices is still a variable, not a constant
     _diff_wrt = True
 
     @classmethod
@@ -70,6 +71,7 @@ class Target(Function):
     """y_j: the target of output unit j (no argument: the vector y)."""
 
     is_real = True
+    is_number = False
     _diff_wrt = True
 
     @classmethod
@@ -85,6 +87,7 @@ class Partial(Function):
     """dnum/dden as a symbol: the lecture's Leibniz notation, never evaluated."""
 
     is_real = True
+    is_number = False
     _diff_wrt = True
     nargs = 2
 

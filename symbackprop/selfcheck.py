@@ -30,15 +30,33 @@ class CheckResult:
     ok: bool
 
 
+def leaves(net: Network) -> dict[Expr, sympy.Symbol]:
+    """A plain real SymPy symbol for every weight, bias, input and target of `net`."""
+    table: dict[Expr, sympy.Symbol] = {}
+    for number, layer in enumerate(net.layers, start=1):
+        for unit in range(1, layer.units + 1):
+            table[Bias(number, unit)] = sympy.Symbol(f"b{number}_{unit}", real=True)
+            for m in range(1, net.sizes[number - 1] + 1):
+                table[Weight(number, unit, m)] = sympy.Symbol(f"w{number}_{unit}_{m}", real=True)
+    for m in range(1, net.inputs + 1):
+        table[Act(0, m)] = sympy.Symbol(f"x{m}", real=True)
+    for m in range(1, net.sizes[-1] + 1):
+        table[Target(m)] = sympy.Symbol(f"y{m}", real=True)
+    return table
+
+
 def forward(net: Network) -> tuple[dict[tuple[int, int], Expr], dict[tuple[int, int], Expr], Expr]:
-    """z and a of every unit as expressions in the weights, biases and inputs; and E."""
+    """z and a of every unit as expressions in the weights, biases and inputs (the symbols of
+    `leaves`); and E."""
     sizes = net.sizes
-    a: dict[tuple[int, int], Expr] = {(0, m): Act(0, m) for m in range(1, sizes[0] + 1)}
+    leaf = leaves(net)
+    a: dict[tuple[int, int], Expr] = {(0, m): leaf[Act(0, m)] for m in range(1, sizes[0] + 1)}
     z: dict[tuple[int, int], Expr] = {}
     for number, layer in enumerate(net.layers, start=1):
         for unit in range(1, layer.units + 1):
-            z[number, unit] = Bias(number, unit) + sum(
-                Weight(number, unit, m) * a[number - 1, m] for m in range(1, sizes[number - 1] + 1)
+            z[number, unit] = leaf[Bias(number, unit)] + sum(
+                leaf[Weight(number, unit, m)] * a[number - 1, m]
+                for m in range(1, sizes[number - 1] + 1)
             )
         if layer.activation.expr is None:
             total = sum(sympy.exp(z[number, m]) for m in range(1, layer.units + 1))
@@ -49,7 +67,7 @@ def forward(net: Network) -> tuple[dict[tuple[int, int], Expr], dict[tuple[int, 
                 a[number, unit] = layer.activation.expr.xreplace({Z: z[number, unit]})
     depth = net.depth
     loss = sum(
-        net.loss.expr.xreplace({A: a[depth, unit], Y: Target(unit)})
+        net.loss.expr.xreplace({A: a[depth, unit], Y: leaf[Target(unit)]})
         for unit in range(1, sizes[depth] + 1)
     )
     return z, a, sympy.sympify(loss)
@@ -59,7 +77,8 @@ def self_check(derivation: Derivation, seed: int = 0) -> list[CheckResult]:
     """Compare the index-form dE/dw and dE/db of every parameter with direct differentiation."""
     net = derivation.network
     z, a, loss = forward(net)
-    point = _random_point(net, seed)
+    leaf = leaves(net)
+    point = {leaf[key]: value for key, value in _random_point(net, seed).items()}
     layered = _Instantiator(derivation, z, a)
     results = []
     for number, layer in enumerate(net.layers, start=1):
@@ -70,8 +89,12 @@ def self_check(derivation: Derivation, seed: int = 0) -> list[CheckResult]:
             for m in range(1, net.sizes[number - 1] + 1):
                 params.append((Weight(number, unit, m), "dE_dw", {j: Integer(unit), k: Integer(m)}))
             for param, kind, indices in params:
-                mine = layered.gradient(number, kind, indices).xreplace(point).evalf(DIGITS)
-                direct = sympy.diff(loss, param).xreplace(point).evalf(DIGITS)
+                mine = layered.gradient(number, kind, indices).xreplace(leaf).xreplace(point)
+                mine = mine.evalf(DIGITS)
+                symbol = leaf[param]
+                others = {s: v for s, v in point.items() if s != symbol}
+                at_point = sympy.diff(loss.xreplace(others), symbol).subs(symbol, point[symbol])
+                direct = at_point.evalf(DIGITS)
                 ok = abs(mine - direct) <= RELATIVE_TOLERANCE * (1 + abs(direct))
                 results.append(CheckResult(text(Partial(E, param)), float(mine), float(direct), ok))
     return results

@@ -29,6 +29,26 @@ def factored(expr: sympy.Add) -> tuple[Expr, Expr] | None:
     return None
 
 
+def lecture_factors(expr: sympy.Mul) -> list[Expr]:
+    """A product's factors in the order the lecture writes them: numbers, then quantities such
+    as a_j^(l) (and their powers), then sums like (1 - a), then partial-derivative symbols."""
+    from .. import notation as n
+
+    def rank(factor: Expr) -> int:
+        base = factor.base if isinstance(factor, sympy.Pow) else factor
+        if isinstance(factor, sympy.Number) or (
+            isinstance(factor, sympy.Add) and factor.primitive()[0] != 1
+        ):
+            return 0
+        if isinstance(base, n.LayerQuantity | n.Target | sympy.Symbol):
+            return 1
+        if isinstance(base, n.Partial):
+            return 3
+        return 2
+
+    return sorted(sympy.Mul.make_args(expr), key=rank)
+
+
 def decimal(expr: sympy.Rational) -> str | None:
     """A rational with a power-of-ten denominator as a decimal (1/100 -> 0.01), else None."""
     q = int(expr.q)

@@ -9,7 +9,7 @@ from sympy import Expr
 from sympy.printing.latex import LatexPrinter
 
 from .. import notation as n
-from .common import decimal, factored, index_text, layer_text
+from .common import decimal, factored, index_text, layer_text, lecture_factors
 
 _TEX_SPECIALS = {
     "\\": r"\textbackslash{}",
@@ -132,15 +132,17 @@ class LectureLatexPrinter(LatexPrinter):  # type: ignore[misc]
             self._elementwise = saved
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
-        if not self._elementwise:
-            return str(super()._print_Mul(expr))
         coeff, rest = expr.as_coeff_Mul()
-        factors = [self._factor(f) for f in sympy.Mul.make_args(rest)]
-        body = r" \odot ".join(factors)
+        num, den = sympy.fraction(rest)
+        sep = r" \odot " if self._elementwise else " "
+        body = sep.join(self._factor(f) for f in lecture_factors(num))
+        if den != 1:
+            under = sep.join(self._factor(f) for f in lecture_factors(den))
+            body = rf"\frac{{{body}}}{{{under}}}"
         if coeff == 1:
             return body
         if coeff == -1:
-            return f"-{body}"
+            return f"- {body}"
         return f"{self._print(coeff)} {body}"
 
     def _print_Pow(self, expr: sympy.Pow) -> str:

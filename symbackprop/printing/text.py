@@ -9,7 +9,7 @@ from sympy import Expr
 from sympy.printing.str import StrPrinter
 
 from .. import notation as n
-from .common import decimal, factored, index_text, layer_text
+from .common import decimal, factored, index_text, layer_text, lecture_factors
 
 
 class LectureTextPrinter(StrPrinter):  # type: ignore[misc]
@@ -117,15 +117,13 @@ class LectureTextPrinter(StrPrinter):  # type: ignore[misc]
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
         coeff, rest = expr.as_coeff_Mul()
-        if self._elementwise:
-            body = " ⊙ ".join(self._factor(f) for f in sympy.Mul.make_args(rest))
-        else:
-            num, den = sympy.fraction(rest)
-            body = " ".join(self._factor(f) for f in sympy.Mul.make_args(num))
-            if den != 1:
-                parts = sympy.Mul.make_args(den)
-                under = " ".join(self._factor(f) for f in parts)
-                body = f"{body}/{under if len(parts) == 1 else f'({under})'}"
+        num, den = sympy.fraction(rest)
+        sep = " ⊙ " if self._elementwise else " "
+        body = sep.join(self._factor(f) for f in lecture_factors(num))
+        if den != 1:
+            parts = lecture_factors(den)
+            under = sep.join(self._factor(f) for f in parts)
+            body = f"{body}/{under if len(parts) == 1 else f'({under})'}"
         if coeff == 1:
             return body
         return f"-{body}" if coeff == -1 else f"{self._print(coeff)} {body}"

@@ -1,0 +1,35 @@
+"""generated/ holds what the tool emits today for the bundled examples, byte for byte."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+
+from symbackprop import derive, load_spec
+from symbackprop.render import FORMATS, SUFFIXES, render
+from symbackprop.spec import examples
+
+GENERATED = Path(__file__).resolve().parent.parent / "generated"
+
+
+@pytest.mark.parametrize("name", examples())
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_generated_derivations_are_current(name: str, fmt: str, update_golden: bool) -> None:
+    produced = render(derive(load_spec(name)), fmt)  # type: ignore[arg-type]
+    path = GENERATED / f"{name}{SUFFIXES[fmt]}"  # type: ignore[index]
+    if update_golden:
+        path.write_text(produced, encoding="utf-8", newline="\n")
+    assert path.exists(), f"{path} missing: run pytest tests/test_golden.py --update-golden"
+    committed = path.read_text(encoding="utf-8")
+    if committed != produced:
+        diff = "".join(
+            difflib.unified_diff(
+                committed.splitlines(keepends=True),
+                produced.splitlines(keepends=True),
+                fromfile=f"committed {path.name}",
+                tofile="produced now",
+            )
+        )
+        pytest.fail(f"{path.name} is out of date (pytest --update-golden to accept):\n{diff}")
