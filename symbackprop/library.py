@@ -64,7 +64,9 @@ ACTIVATIONS: dict[str, Activation] = {
 LOSSES: dict[str, Loss] = {
     "squared_error": Loss("squared_error", (A - Y) ** 2),
     "half_squared_error": Loss("half_squared_error", (A - Y) ** 2 / 2),
-    "binary_cross_entropy": Loss("binary_cross_entropy", -(Y * sympy.log(A) + (1 - Y) * sympy.log(1 - A))),
+    "binary_cross_entropy": Loss(
+        "binary_cross_entropy", -(Y * sympy.log(A) + (1 - Y) * sympy.log(1 - A))
+    ),
     "cross_entropy": Loss("cross_entropy", -Y * sympy.log(A)),
 }
 

@@ -52,7 +52,7 @@ class Pre(LayerQuantity):
 
 
 class Weight(LayerQuantity):
-    """w^(l)_jk: the weight from unit k of layer l-1 to unit j of layer l (W^(l) without indices)."""
+    """w^(l)_jk: the weight from unit k of layer l-1 to unit j of layer l."""
 
 
 class Bias(LayerQuantity):

@@ -10,13 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from sympy import Sum
 
 from symbackprop import derive, load_spec
 from symbackprop.notation import (
-    E,
     Act,
     Bias,
     Delta,
+    E,
     Hadamard,
     MatProd,
     Partial,
@@ -31,8 +32,6 @@ from symbackprop.notation import (
     k,
     l_sym,
 )
-from sympy import Sum
-
 from symbackprop.printing.latex import latex, tex_escape
 from symbackprop.printing.text import text
 from symbackprop.render import render

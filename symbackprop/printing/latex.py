@@ -32,7 +32,7 @@ def tex_escape(text: str) -> str:
     return "".join(_TEX_SPECIALS.get(c, c) for c in text if c.isprintable())
 
 
-class LectureLatexPrinter(LatexPrinter):  # type: ignore[misc]
+class LectureLatexPrinter(LatexPrinter):
     """SymPy's LaTeX printer with the lecture's symbols: a_k^{(l-1)}, w_{jk}^{(l)}, delta^{(l)}."""
 
     printmethod = "_lecture_latex"
@@ -116,7 +116,7 @@ class LectureLatexPrinter(LatexPrinter):  # type: ignore[misc]
             and factored(expr.args[0]) is None
         ):
             return rf"\left({text}\right)"
-        return text
+        return str(text)
 
     def _print_MatProd(self, expr: n.MatProd) -> str:
         return " ".join(self._operand(arg) for arg in expr.args)

@@ -12,7 +12,7 @@ from .. import notation as n
 from .common import decimal, factored, index_text, layer_text, lecture_factors
 
 
-class LectureTextPrinter(StrPrinter):  # type: ignore[misc]
+class LectureTextPrinter(StrPrinter):
     """SymPy's str printer with the lecture's symbols: a_k^(l-1), ∂E/∂w_jk^(l), δ^(l), ⊙."""
 
     printmethod = "_lecture_text"
@@ -78,7 +78,9 @@ class LectureTextPrinter(StrPrinter):  # type: ignore[misc]
 
     def _print_Sum(self, expr: sympy.Sum) -> str:
         index, low, high = expr.limits[0]
-        return f"Σ_{{{index}={self._print(low)}..{self._print(high)}}} {self._factor(expr.function)}"
+        return (
+            f"Σ_{{{index}={self._print(low)}..{self._print(high)}}} {self._factor(expr.function)}"
+        )
 
     def _factor(self, expr: Expr) -> str:
         text = str(self._print(expr))
