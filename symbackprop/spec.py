@@ -1,13 +1,18 @@
-"""Network specs: frozen dataclasses, and the TOML loader that validates them at the edge."""
+"""Network specs: frozen dataclasses, and the TOML loader that validates them at the edge.
+
+Every error is a `SpecError` whose message is one line: ``<file>: <field>: what is wrong``.
+"""
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import keyword
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,11 +22,16 @@ import sympy
 from . import library
 from .errors import SpecError
 from .expr import ExprError, parse_expression
-from .library import A, Y, Z, Activation, Loss
+from .files import display_path
+from .library import A, Activation, Loss, Y, Z
 
 MAX_LAYERS = 1024
 MAX_UNITS = 1_000_000
+#: Spec files larger than this are refused before they are parsed.
+MAX_SPEC_BYTES = 1_000_000
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_SHOWN = 60
+_TOP_FIELDS = ["name", "inputs", "loss", "layers"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class Network:
     source: str = field(default="<python>", compare=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.layers, list):
+            object.__setattr__(self, "layers", tuple(self.layers))
         _check_network(self)
 
     @property
@@ -58,112 +70,275 @@ class Network:
 
 def activation(name: str, *, slope: float | None = None) -> Activation:
     """A built-in activation by name (`slope` only for leaky_relu)."""
-    if name not in library.ACTIVATIONS:
-        raise SpecError(f"unknown activation {name!r}{_suggest(name, library.ACTIVATIONS)}")
-    if slope is not None:
-        if name != "leaky_relu":
-            raise SpecError(f"'slope' applies only to leaky_relu, not {name!r}")
-        return library.leaky_relu(_number(slope, "slope"))
-    return library.ACTIVATIONS[name]
+    return _builtin_activation(name, slope, "")
 
 
 def loss(name: str) -> Loss:
     """A built-in loss by name."""
-    if name not in library.LOSSES:
-        raise SpecError(f"unknown loss {name!r}{_suggest(name, library.LOSSES)}")
-    return library.LOSSES[name]
+    return _builtin_loss(name, "")
 
 
 def custom_activation(expr: str, name: str = "custom") -> Activation:
     """An elementwise activation from an expression in z, parsed by the whitelist parser."""
-    _check_identifier(name, "name")
-    parsed = _parse(expr, {"z": Z})
-    if Z not in parsed.free_symbols:
-        raise SpecError(f"activation {expr!r} does not depend on z")
-    return Activation(name, parsed, builtin=False)
+    return _custom_activation(expr, name, "")
 
 
 def custom_loss(expr: str, name: str = "custom_loss") -> Loss:
     """A per-unit loss from an expression in a and y, parsed by the whitelist parser."""
-    _check_identifier(name, "name")
-    parsed = _parse(expr, {"a": A, "y": Y})
+    return _custom_loss(expr, name, "")
+
+
+# ---------------------------------------------------------------- building blocks
+
+
+_LAYER_PATH = re.compile(r"layers\[(\d+)\]")
+
+
+def _fail(where: str, message: str) -> SpecError:
+    """A SpecError reading '<where>: <message>' (just the message when `where` is empty).
+
+    A path into a layer also gets the layer's number, counted from 1 as in the lecture:
+    'layers[1].activation (layer 2): ...'.
+    """
+    if not where:
+        return SpecError(message)
+    layer = _LAYER_PATH.match(where)
+    note = f" (layer {int(layer[1]) + 1})" if layer else ""
+    return SpecError(f"{where}{note}: {message}")
+
+
+def _sub(where: str, key: str) -> str:
+    """The path of field `key` inside `where`: 'layers[0].activation' + 'name'."""
+    return f"{where}.{key}" if where else key
+
+
+def _builtin_activation(name: object, slope: object, where: str) -> Activation:
+    if not isinstance(name, str):
+        raise _fail(_sub(where, "name"), f"must be a string, got {_describe(name)}")
+    if name not in library.ACTIVATIONS:
+        raise _fail(
+            where or "activation",
+            f"unknown activation {_shorten(name)}{_suggest(name, library.ACTIVATIONS)}",
+        )
+    if slope is None:
+        return library.ACTIVATIONS[name]
+    if name != "leaky_relu":
+        raise _fail(_sub(where, "slope"), f"applies only to leaky_relu, not {name!r}")
+    return library.leaky_relu(_number(slope, _sub(where, "slope")))
+
+
+def _builtin_loss(name: object, where: str) -> Loss:
+    if not isinstance(name, str):
+        raise _fail(_sub(where, "name"), f"must be a string, got {_describe(name)}")
+    if name not in library.LOSSES:
+        raise _fail(
+            where or "loss", f"unknown loss {_shorten(name)}{_suggest(name, library.LOSSES)}"
+        )
+    return library.LOSSES[name]
+
+
+def _custom_activation(expr: object, name: object, where: str) -> Activation:
+    checked = _custom_name(name, library.ACTIVATIONS, "activation", _sub(where, "name"))
+    parsed = _parse(expr, {"z": Z}, _sub(where, "expr"))
+    if Z not in parsed.free_symbols:
+        raise _fail(_sub(where, "expr"), f"{_shorten(expr)} does not depend on z")
+    return Activation(checked, parsed, builtin=False)
+
+
+def _custom_loss(expr: object, name: object, where: str) -> Loss:
+    checked = _custom_name(name, library.LOSSES, "loss", _sub(where, "name"))
+    parsed = _parse(expr, {"a": A, "y": Y}, _sub(where, "expr"))
     if A not in parsed.free_symbols:
-        raise SpecError(f"loss {expr!r} does not depend on a")
-    return Loss(name, parsed, builtin=False)
+        raise _fail(_sub(where, "expr"), f"{_shorten(expr)} does not depend on a")
+    return Loss(checked, parsed, builtin=False)
 
 
-def _parse(text: str, variables: Mapping[str, sympy.Symbol]) -> sympy.Expr:
+def _custom_name(name: object, builtins: Mapping[str, object], kind: str, where: str) -> str:
+    checked = _check_identifier(name, where)
+    if checked in builtins:
+        raise _fail(where, f"{checked!r} is a built-in {kind}; pick another name")
+    return checked
+
+
+def _parse(text: object, variables: Mapping[str, sympy.Symbol], where: str) -> sympy.Expr:
+    if not isinstance(text, str):
+        raise _fail(where, f"must be a string, got {_describe(text)}")
     try:
         return parse_expression(text, variables)
     except ExprError as err:
-        raise SpecError(f"expression {text!r}: {err.message}") from None
+        message = " ".join(str(err.message).split())
+        raise _fail(where, f"{_shorten(text)}: {message}") from None
 
 
-def _number(value: object, what: str) -> sympy.Expr:
+def _number(value: object, where: str) -> sympy.Expr:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SpecError(f"{what} must be a number, got {_describe(value)}")
+        raise _fail(where, f"must be a number, got {_describe(value)}")
     if not -1e6 < value < 1e6:
-        raise SpecError(f"{what} must be between -1e6 and 1e6, got {value!r}")
+        raise _fail(where, f"must be between -1e6 and 1e6, got {_shorten(value)}")
     return sympy.Rational(repr(value))
 
 
-def _check_identifier(name: object, what: str) -> str:
+def _check_identifier(name: object, where: str) -> str:
     if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or keyword.iskeyword(name):
-        raise SpecError(
-            f"{what} must be a Python identifier (letters, digits, _; at most 64 characters),"
-            f" got {_describe(name)}"
+        raise _fail(
+            where,
+            "must be a Python identifier (letters, digits, _; not starting with a digit;"
+            f" at most 64 characters; not a keyword), got {_describe(name)}",
         )
+    if name.startswith("__"):
+        raise _fail(where, f"names starting with '__' are reserved, got {name!r}")
     return name
+
+
+def _check_count(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(where, f"must be a whole number, got {_describe(value)}")
+    if not 1 <= value <= MAX_UNITS:
+        raise _fail(where, f"must be between 1 and {MAX_UNITS}, got {_shorten(value)}")
+    return value
+
+
+def _layer_where(index: int) -> str:
+    return f"layers[{index}]"
 
 
 def _check_network(net: Network) -> None:
     _check_identifier(net.name, "name")
     _check_count(net.inputs, "inputs")
+    if not isinstance(net.layers, tuple) or not all(isinstance(x, Layer) for x in net.layers):
+        raise _fail("layers", "must be a sequence of Layer(units, activation)")
     if not net.layers:
-        raise SpecError("layers: at least one layer is needed")
+        raise _fail("layers", "at least one layer is needed")
     if len(net.layers) > MAX_LAYERS:
-        raise SpecError(f"layers: at most {MAX_LAYERS} layers, got {len(net.layers)}")
+        raise _fail("layers", f"at most {MAX_LAYERS} layers, got {len(net.layers)}")
     seen: dict[str, Activation] = {}
-    for number, layer in enumerate(net.layers, start=1):
-        where = f"layers[{number - 1}] (layer {number})"
+    for index, layer in enumerate(net.layers):
+        where = _layer_where(index)
         _check_count(layer.units, f"{where}.units")
         act = layer.activation
-        if act.is_softmax and number != len(net.layers):
-            raise SpecError(f"{where}.activation: softmax is allowed only on the output layer")
+        if not isinstance(act, Activation):
+            raise _fail(
+                f"{where}.activation",
+                f"expected an activation (see activation(...) and custom_activation(...)),"
+                f" got {_describe(act)}",
+            )
+        _check_activation(act, f"{where}.activation")
+        if act.is_softmax and index != len(net.layers) - 1:
+            raise _fail(f"{where}.activation", "softmax is allowed only on the output layer")
         if act.is_softmax and layer.units < 2:
-            raise SpecError(f"{where}.activation: softmax needs at least 2 units")
+            raise _fail(
+                f"{where}.activation",
+                f"softmax needs at least 2 units, got {layer.units}; use sigmoid for one unit",
+            )
+        if act.name in seen and seen[act.name] != act and act.builtin and seen[act.name].builtin:
+            raise _fail(
+                f"{where}.activation",
+                f"{act.name} is used with two different slopes; use one slope throughout,"
+                " or a custom activation with its own name for the other",
+            )
         if act.name in seen and seen[act.name] != act:
-            raise SpecError(
-                f"{where}.activation: two different activations are named {act.name!r};"
-                " give each custom activation its own name"
+            raise _fail(
+                f"{where}.activation",
+                f"two different activations are named {act.name!r};"
+                " give each custom activation its own name",
             )
         seen[act.name] = act
+    if not isinstance(net.loss, Loss):
+        raise _fail(
+            "loss",
+            f"expected a loss (see loss(...) and custom_loss(...)), got {_describe(net.loss)}",
+        )
+    _check_loss(net.loss)
     output = net.layers[-1].activation
-    if net.loss.name == "cross_entropy" and net.loss.builtin and not output.is_softmax:
-        raise SpecError("loss: cross_entropy needs softmax on the output layer")
-    if net.loss.name == "binary_cross_entropy" and output.name in library.UNBOUNDED_FOR_BCE:
-        raise SpecError(
-            f"loss: binary_cross_entropy needs outputs in (0, 1), but the output layer uses"
-            f" {output.name}; use sigmoid"
+    if net.loss.builtin and net.loss.name == "cross_entropy" and not output.is_softmax:
+        raise _fail("loss", "cross_entropy needs softmax on the output layer")
+    if (
+        net.loss.builtin
+        and net.loss.name == "binary_cross_entropy"
+        and output.builtin
+        and output.name in library.UNBOUNDED_FOR_BCE
+    ):
+        raise _fail(
+            "loss",
+            f"binary_cross_entropy needs outputs in (0, 1), but the output layer uses"
+            f" {output.name}; use sigmoid",
         )
 
 
-def _check_count(value: object, what: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{what} must be a whole number, got {_describe(value)}")
-    if not 1 <= value <= MAX_UNITS:
-        raise SpecError(f"{what} must be between 1 and {MAX_UNITS}, got {value}")
+def _check_activation(act: Activation, where: str) -> None:
+    if act.builtin:
+        return
+    _check_identifier(act.name, f"{where}.name")
+    if act.expr is None:
+        raise _fail(where, f"custom activation {act.name!r} has no expression")
+    problem = _derivative_problem(act.expr, Z, frozenset({Z}))
+    if problem:
+        raise _fail(where, f"{act.name!r} {problem}")
+
+
+def _check_loss(lss: Loss) -> None:
+    if lss.builtin:
+        return
+    _check_identifier(lss.name, "loss.name")
+    problem = _derivative_problem(lss.expr, A, frozenset({A, Y}))
+    if problem:
+        raise _fail("loss", f"{lss.name!r} {problem}")
+
+
+def _derivative_problem(expr: object, variable: Any, allowed: frozenset[Any]) -> str | None:
+    """Why `expr` cannot be used (not an expression in `allowed`, not differentiable, complex)."""
+    names = " and ".join(sorted(str(s) for s in allowed))
+    if not isinstance(expr, sympy.Expr) or not expr.free_symbols <= allowed:
+        return f"must be an expression in {names} only"
+    return _differentiation_problem(expr, variable)
+
+
+@lru_cache(maxsize=256)
+def _differentiation_problem(expr: sympy.Expr, variable: Any) -> str | None:
+    try:
+        derivative = sympy.diff(expr, variable)
+    except (ArithmeticError, TypeError, ValueError, NotImplementedError, RecursionError):
+        derivative = sympy.nan
+    if derivative.has(sympy.Derivative) or derivative.has(sympy.nan, sympy.zoo):
+        return f"cannot be differentiated by SymPy with respect to {variable} (undefined)"
+    if expr.has(sympy.I) or derivative.has(sympy.I):
+        return "takes complex values for real inputs; it must be real"
+    return None
+
+
+def _shorten(value: object) -> str:
+    """repr(value), cut to about 60 characters; always one line."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_SHOWN:
+        return f"a number with more than {_SHOWN} digits"
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 def _describe(value: object) -> str:
-    kinds = {bool: "a boolean", str: "a string", int: "a number", float: "a number"}
-    kind = kinds.get(type(value), "a table" if isinstance(value, dict) else "a list")
-    text = repr(value)
-    return f"{kind} ({text if len(text) <= 40 else text[:37] + '...'})"
+    """What a value is, for people writing TOML: 'a boolean (true)', 'a string ('3')'."""
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, str):
+        kind = "a string"
+    elif isinstance(value, int):
+        kind = "a whole number"
+    elif isinstance(value, float):
+        kind = "a decimal number"
+    elif isinstance(value, datetime.date | datetime.time):
+        return f"a date or time ({value.isoformat()})"
+    elif isinstance(value, Mapping):
+        kind = "a table"
+    elif isinstance(value, list | tuple):
+        kind = "an array"
+    elif value is None:
+        return "nothing"
+    else:
+        return "a value of another kind"
+    return f"{kind} ({_shorten(value)})"
 
 
 def _suggest(name: str, choices: Mapping[str, object] | list[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
+    close = difflib.get_close_matches(name[:100], list(choices), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"{hint} (known: {', '.join(sorted(choices))})"
 
@@ -171,49 +346,44 @@ def _suggest(name: str, choices: Mapping[str, object] | list[str]) -> str:
 def _check_fields(table: Mapping[str, Any], allowed: list[str], where: str) -> None:
     for key in table:
         if key not in allowed:
-            raise SpecError(f"{where}unknown field {key!r}{_suggest(key, allowed)}")
+            raise _fail(where, f"unknown field {_shorten(key)}{_suggest(key, allowed)}")
+
+
+def _require(table: Mapping[str, Any], keys: list[str], where: str) -> None:
+    for key in keys:
+        if key not in table:
+            raise _fail(_sub(where, key), "required field is missing")
+
+
+# ---------------------------------------------------------------- TOML tables
 
 
 def _activation_from(value: object, where: str) -> Activation:
     if isinstance(value, str):
-        return activation(value)
+        return _builtin_activation(value, None, where)
     if not isinstance(value, dict):
-        raise SpecError(f"{where}: expected a name or a table, got {_describe(value)}")
-    _check_fields(value, ["name", "expr", "slope"], f"{where}: ")
+        raise _fail(where, f"expected a name or a table, got {_describe(value)}")
+    _check_fields(value, ["name", "expr", "slope"], where)
     if "expr" in value:
         if "slope" in value:
-            raise SpecError(f"{where}: 'slope' applies only to leaky_relu")
-        expr = value["expr"]
-        if not isinstance(expr, str):
-            raise SpecError(f"{where}.expr must be a string, got {_describe(expr)}")
-        name = value.get("name", "custom")
-        if isinstance(name, str) and name in library.ACTIVATIONS:
-            raise SpecError(f"{where}.name: {name!r} is a built-in activation; pick another name")
-        return custom_activation(expr, name)
+            raise _fail(f"{where}.slope", "applies only to leaky_relu, not to a custom expression")
+        return _custom_activation(value["expr"], value.get("name", "custom"), where)
     if "name" not in value:
-        raise SpecError(f"{where}: give either name = \"...\" or expr = \"...\"")
-    name = value["name"]
-    if not isinstance(name, str):
-        raise SpecError(f"{where}.name must be a string, got {_describe(name)}")
-    return activation(name, slope=value.get("slope"))
+        raise _fail(where, 'give either name = "..." or expr = "..."')
+    return _builtin_activation(value["name"], value.get("slope"), where)
 
 
 def _loss_from(value: object) -> Loss:
     if isinstance(value, str):
-        return loss(value)
+        return _builtin_loss(value, "loss")
     if not isinstance(value, dict):
-        raise SpecError(f"loss: expected a name or a table, got {_describe(value)}")
-    _check_fields(value, ["name", "expr"], "loss: ")
-    if "expr" not in value:
-        if isinstance(value.get("name"), str):
-            return loss(value["name"])
-        raise SpecError("loss: give either a built-in name or expr = \"...\"")
-    if not isinstance(value["expr"], str):
-        raise SpecError(f"loss.expr must be a string, got {_describe(value['expr'])}")
-    name = value.get("name", "custom_loss")
-    if isinstance(name, str) and name in library.LOSSES:
-        raise SpecError(f"loss.name: {name!r} is a built-in loss; pick another name")
-    return custom_loss(value["expr"], name)
+        raise _fail("loss", f"expected a name or a table, got {_describe(value)}")
+    _check_fields(value, ["name", "expr"], "loss")
+    if "expr" in value:
+        return _custom_loss(value["expr"], value.get("name", "custom_loss"), "loss")
+    if "name" not in value:
+        raise _fail("loss", 'give either a built-in name or expr = "..."')
+    return _builtin_loss(value["name"], "loss")
 
 
 def network_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Network:
@@ -225,22 +395,24 @@ def network_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Networ
 
 
 def _network_from_dict(data: Mapping[str, Any], source: str) -> Network:
-    _check_fields(data, ["name", "inputs", "loss", "layers"], "")
-    for key in ("name", "inputs", "loss", "layers"):
-        if key not in data:
-            raise SpecError(f"missing field {key!r}")
+    if not isinstance(data, Mapping):
+        raise SpecError(f"expected a table of fields, got {_describe(data)}")
+    if not data:
+        raise SpecError(f"the spec is empty; it needs the fields {', '.join(_TOP_FIELDS)}")
+    _check_fields(data, _TOP_FIELDS, "")
+    _require(data, _TOP_FIELDS, "")
     raw_layers = data["layers"]
     if not isinstance(raw_layers, list) or not all(isinstance(x, dict) for x in raw_layers):
-        raise SpecError("layers must be an array of tables ([[layers]] sections)")
+        raise _fail("layers", "must be an array of tables ([[layers]] sections)")
+    if len(raw_layers) > MAX_LAYERS:
+        raise _fail("layers", f"at most {MAX_LAYERS} layers, got {len(raw_layers)}")
     layers = []
     for index, raw in enumerate(raw_layers):
-        where = f"layers[{index}] (layer {index + 1})"
-        _check_fields(raw, ["units", "activation"], f"{where}: ")
-        for key in ("units", "activation"):
-            if key not in raw:
-                raise SpecError(f"{where}: missing field {key!r}")
-        _check_count(raw["units"], f"{where}.units")
-        layers.append(Layer(raw["units"], _activation_from(raw["activation"], f"{where}.activation")))
+        where = _layer_where(index)
+        _check_fields(raw, ["units", "activation"], where)
+        _require(raw, ["units", "activation"], where)
+        units = _check_count(raw["units"], f"{where}.units")
+        layers.append(Layer(units, _activation_from(raw["activation"], f"{where}.activation")))
     return Network(
         name=data["name"],
         inputs=data["inputs"],
@@ -250,26 +422,42 @@ def _network_from_dict(data: Mapping[str, Any], source: str) -> Network:
     )
 
 
+# ---------------------------------------------------------------- files and text
+
 _TOML_POSITION = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
+_TOML_AT_END = re.compile(r"^(?P<msg>.*) \(at end of document\)$")
 
 
 def load_spec(path: str | Path) -> Network:
     """Read a TOML spec file, or a bundled example by name (see `examples()`)."""
+    shown = display_path(path)
     file = Path(path)
-    if not file.exists() and str(path) in examples():
+    try:
+        exists = file.exists()
+    except (OSError, ValueError):
+        exists = False
+    if not exists and str(path) in examples():
         return load_spec_text(_example_text(str(path)), f"{path} (bundled example)")
     try:
-        text = file.read_bytes().decode("utf-8")
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
-        hint = f"; bundled examples: {', '.join(examples())}" if file.suffix != ".toml" else ""
-        raise SpecError(f"{path}: no such file{hint}") from None
+        raise SpecError(
+            f"{shown}: no such file (bundled examples, usable by name: {', '.join(examples())})"
+        ) from None
     except IsADirectoryError:
-        raise SpecError(f"{path}: is a directory, expected a TOML file") from None
-    except UnicodeDecodeError as err:
-        raise SpecError(f"{path}: not UTF-8 text (byte {err.start})") from None
+        raise SpecError(f"{shown}: is a directory, expected a TOML file") from None
     except OSError as err:
-        raise SpecError(f"{path}: cannot read ({err.strerror})") from None
-    return load_spec_text(text, str(path))
+        raise SpecError(f"{shown}: cannot read ({err.strerror or 'error'})") from None
+    except ValueError:
+        raise SpecError(f"{shown}: not a usable file name") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(f"{shown}: too large for a spec (limit {MAX_SPEC_BYTES} bytes)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise SpecError(f"{shown}: not UTF-8 text (bad byte at offset {err.start})") from None
+    return load_spec_text(text, shown)
 
 
 def load_spec_text(text: str, source: str = "<string>") -> Network:
@@ -277,12 +465,20 @@ def load_spec_text(text: str, source: str = "<string>") -> Network:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        match = _TOML_POSITION.match(str(err))
+        message = " ".join(str(err).split())
+        match = _TOML_POSITION.match(message)
         if match:
             raise SpecError(
                 f"{source}:{match['line']}:{match['col']}: invalid TOML: {match['msg']}"
             ) from None
-        raise SpecError(f"{source}: invalid TOML: {err}") from None
+        match = _TOML_AT_END.match(message)
+        if match:
+            lines = text.split("\n")
+            line, col = len(lines), len(lines[-1]) + 1
+            raise SpecError(
+                f"{source}:{line}:{col}: invalid TOML: {match['msg']} (at the end of the file)"
+            ) from None
+        raise SpecError(f"{source}: invalid TOML: {message}") from None
     return network_from_dict(data, source)
 
 
