@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import get_args
 
 from . import __version__
+from .codegen import generate, write_module
 from .derive import derive
 from .errors import SymbackpropError
 from .files import write_atomic
+from .gradcheck import DIRECTIONAL_ABOVE, gradcheck, report
 from .render import Format, render
 from .spec import examples, load_spec
 
@@ -21,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symbackprop",
         description="Derive back-propagation symbolically from a network spec (TOML).",
-        epilog="Example: symbackprop derive seed_chain --format text",
+        epilog="Example: symbackprop derive seed_chain --format text\n"
+        "Exit status: 0 done, 1 a check failed, 2 bad input.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -49,6 +54,34 @@ def _parser() -> argparse.ArgumentParser:
         help="also differentiate E written out in every weight and compare (small networks)",
     )
 
+    generate_cmd = commands.add_parser(
+        "generate",
+        help="write a standalone NumPy training module for a spec",
+        description="Write a Python module that needs only NumPy: forward, loss, gradients, "
+        "sgd_step, train and predict, each backward line citing its equation.",
+        epilog="Examples:\n  symbackprop generate multi_node\n"
+        "  symbackprop generate my_net.toml -o my_net.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    generate_cmd.add_argument("spec", help="a TOML spec file, or the name of a bundled example")
+    generate_cmd.add_argument(
+        "-o", "--output", help="the file to write (default generated/NAME.py)"
+    )
+    generate_cmd.add_argument(
+        "--force", action="store_true", help="overwrite a module even if it was edited by hand"
+    )
+
+    check_cmd = commands.add_parser(
+        "check",
+        help="check the generated gradients against finite differences",
+        description="Generate the module into a temporary folder, import it, and compare its "
+        "gradients with central finite differences of its loss on random data (float64). "
+        f"Above {DIRECTIONAL_ABOVE} parameters it compares random directional derivatives.",
+        epilog="Example: symbackprop check classifier",
+    )
+    check_cmd.add_argument("spec", help="a TOML spec file, or the name of a bundled example")
+    check_cmd.add_argument("--seed", type=int, default=0, help="seed of the data and weights")
+
     commands.add_parser(
         "examples",
         help="list the bundled example specs",
@@ -65,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "examples":
             print("\n".join(examples()))
             return EXIT_OK
+        if args.command == "generate":
+            return _generate(args)
+        if args.command == "check":
+            return _check(args)
         return _derive(args)
     except SymbackpropError as err:
         print(f"symbackprop: error: {err}", file=sys.stderr)
@@ -79,16 +116,33 @@ def _derive(args: argparse.Namespace) -> int:
     document = render(derivation, args.format)
     status = EXIT_OK
     if args.self_check:
-        from .selfcheck import report, self_check
+        from .selfcheck import report as self_check_report
+        from .selfcheck import self_check
 
         results = self_check(derivation)
-        print(report(results), file=sys.stderr)
+        print(self_check_report(results), file=sys.stderr)
         status = EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
     if args.output:
         write_atomic(args.output, document)
     else:
         sys.stdout.write(document)
     return status
+
+
+def _generate(args: argparse.Namespace) -> int:
+    module = generate(load_spec(args.spec))
+    target = Path(args.output) if args.output else Path("generated") / f"{module.name}.py"
+    if not args.output:
+        target.parent.mkdir(exist_ok=True)
+    write_module(module, target, force=args.force)
+    print(f"wrote {target}")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    result = gradcheck(load_spec(args.spec), seed=args.seed)
+    print(report(result))
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 if __name__ == "__main__":

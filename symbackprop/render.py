@@ -41,17 +41,24 @@ def template_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "templates"
 
 
-@lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
-    """One Jinja environment; LaTeX-friendly delimiters since templates hold TeX braces."""
+_DOCUMENT_DELIMITERS: dict[str, Any] = {
+    "block_start_string": "<%",
+    "block_end_string": "%>",
+    "variable_start_string": "<<",
+    "variable_end_string": ">>",
+    "comment_start_string": "<#",
+    "comment_end_string": "#>",
+}
+
+
+@lru_cache(maxsize=2)
+def environment(style: Literal["document", "python"] = "document") -> jinja2.Environment:
+    """One cached Jinja environment per style: documents use <% %> and << >> delimiters, since
+    LaTeX is full of braces; Python templates keep Jinja's usual ones."""
+    delimiters = _DOCUMENT_DELIMITERS if style == "document" else {}
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
-        block_start_string="<%",
-        block_end_string="%>",
-        variable_start_string="<<",
-        variable_end_string=">>",
-        comment_start_string="<#",
-        comment_end_string="#>",
+        **delimiters,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

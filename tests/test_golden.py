@@ -1,4 +1,5 @@
-"""generated/ holds what the tool emits today for the bundled examples, byte for byte."""
+"""generated/ holds what the tool emits today for the bundled examples, byte for byte:
+the derivation in every format and the NumPy module."""
 
 from __future__ import annotations
 
@@ -8,17 +9,24 @@ from pathlib import Path
 import pytest
 
 from symbackprop import derive, load_spec
+from symbackprop.codegen import generate
 from symbackprop.render import FORMATS, SUFFIXES, render
 from symbackprop.spec import examples
 
 GENERATED = Path(__file__).resolve().parent.parent / "generated"
 
 
+def _produce(name: str, fmt: str) -> tuple[str, Path]:
+    if fmt == "module":
+        return generate(load_spec(name)).source, GENERATED / f"{name}.py"
+    document = render(derive(load_spec(name)), fmt)  # type: ignore[arg-type]
+    return document, GENERATED / f"{name}{SUFFIXES[fmt]}"  # type: ignore[index]
+
+
 @pytest.mark.parametrize("name", examples())
-@pytest.mark.parametrize("fmt", list(FORMATS))
-def test_generated_derivations_are_current(name: str, fmt: str, update_golden: bool) -> None:
-    produced = render(derive(load_spec(name)), fmt)  # type: ignore[arg-type]
-    path = GENERATED / f"{name}{SUFFIXES[fmt]}"  # type: ignore[index]
+@pytest.mark.parametrize("fmt", [*FORMATS, "module"])
+def test_generated_files_are_current(name: str, fmt: str, update_golden: bool) -> None:
+    produced, path = _produce(name, fmt)
     if update_golden:
         path.write_text(produced, encoding="utf-8", newline="\n")
     assert path.exists(), f"{path} missing: run pytest tests/test_golden.py --update-golden"

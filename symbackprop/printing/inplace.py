@@ -1,0 +1,174 @@
+"""NumPy statements that evaluate an elementwise expression into a preallocated buffer.
+
+The training step's hot path: instead of `out = a * (1 - a)` (two fresh temporaries), emit
+`np.subtract(1.0, a, out=out)` then `out *= a`, reusing scratch buffers.  Shapes that have no
+in-place translation fall back to `out[...] = <expression>`, which is correct but allocates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sympy
+from sympy import Expr
+
+from .. import notation as n
+from .numpy import _logistic_argument, numpy_code
+
+
+@dataclass
+class InPlace:
+    """Statements writing an expression into `out`, with scratch buffers named `scratch{i}`."""
+
+    scratch_prefix: str
+    lines: list[str] = field(default_factory=list)
+    scratch_used: int = 0
+    _free: list[str] = field(default_factory=list)
+
+    def _scratch(self) -> str:
+        if self._free:
+            return self._free.pop()
+        self.scratch_used += 1
+        return f"{self.scratch_prefix}{self.scratch_used}"
+
+    def emit(self, expr: Expr, out: str) -> None:
+        """Append statements that leave the value of `expr` in the buffer `out`."""
+        if isinstance(expr, n.Elementwise):
+            expr = expr.args[0]
+        negated = _negated_leaf(expr)
+        if _is_leaf(expr):
+            self.lines.append(f"np.copyto({out}, {_leaf(expr)})")
+        elif negated is not None:
+            self.lines.append(f"np.negative({_leaf(negated)}, out={out})")
+        elif isinstance(expr, sympy.Add):
+            self._add(expr, out)
+        elif isinstance(expr, sympy.Mul):
+            self._mul(expr, out)
+        elif (u := _logistic_argument(expr)) is not None:
+            self._unary(u, out, lambda src: f"np.multiply({src}, 0.5, out={out})")
+            self.lines += [f"np.tanh({out}, out={out})", f"{out} *= 0.5", f"{out} += 0.5"]
+        elif (u := _softplus_argument(expr)) is not None:
+            self._unary(u, out, lambda src: f"np.logaddexp(0.0, {src}, out={out})")
+        elif isinstance(expr, sympy.Pow) and expr.exp == 2:
+            self._unary(expr.base, out, lambda src: f"np.multiply({src}, {src}, out={out})")
+        elif isinstance(expr, sympy.Function) and type(expr) in _UNARY and len(expr.args) == 1:
+            ufunc = _UNARY[type(expr)]
+            self._unary(expr.args[0], out, lambda src: f"np.{ufunc}({src}, out={out})")
+        elif isinstance(expr, sympy.Max | sympy.Min) and len(expr.args) == 2:
+            if all(_is_leaf(arg) for arg in expr.args):
+                ufunc = "maximum" if isinstance(expr, sympy.Max) else "minimum"
+                left, right = sorted(expr.args, key=lambda arg: arg.is_Number)
+                self.lines.append(f"np.{ufunc}({_leaf(left)}, {_leaf(right)}, out={out})")
+            else:
+                self.lines.append(f"{out}[...] = {numpy_code(expr)}")
+        elif isinstance(expr, sympy.Heaviside) and _is_leaf(expr.args[0]):
+            at_zero = numpy_code(sympy.Float(expr.args[1] if len(expr.args) > 1 else 0.5))
+            self.lines.append(f"np.heaviside({_leaf(expr.args[0])}, {at_zero}, out={out})")
+        else:
+            self.lines.append(f"{out}[...] = {numpy_code(expr)}")
+
+    def _unary(self, arg: Expr, out: str, call: Callable[[str], str]) -> None:
+        """A one-argument operation: straight from a leaf, or in place after computing arg."""
+        if _is_leaf(arg):
+            self.lines.append(call(_leaf(arg)))
+        else:
+            self.emit(arg, out)
+            self.lines.append(call(out))
+
+    def _add(self, expr: sympy.Add, out: str) -> None:
+        constant, rest = expr.as_coeff_Add()
+        terms = sorted(sympy.Add.make_args(rest), key=lambda t: _signed_leaf(t) != (1, t))
+        if constant != 0 and len(terms) == 1 and terms[0].as_coeff_Mul()[0] == -1:
+            positive = -terms[0]  # c - x: one subtraction after computing x
+            self._unary(
+                positive, out, lambda src: f"np.subtract({numpy_code(constant)}, {src}, out={out})"
+            )
+            return
+        first = terms[0]
+        second = _signed_leaf(terms[1]) if len(terms) >= 2 else None
+        if _signed_leaf(first) == (1, first) and second is not None:
+            ufunc = "add" if second[0] > 0 else "subtract"
+            self.lines.append(f"np.{ufunc}({_leaf(first)}, {_leaf(second[1])}, out={out})")
+            terms = terms[2:]
+        else:
+            self.emit(first, out)
+            terms = terms[1:]
+        for term in terms:
+            signed = _signed_leaf(term)
+            if signed is not None:
+                op = "+=" if signed[0] > 0 else "-="
+                self.lines.append(f"{out} {op} {_leaf(signed[1])}")
+            else:
+                self._apply(term, out, "+=")
+        if constant != 0:
+            self.lines.append(f"{out} += {numpy_code(constant)}")
+
+    def _mul(self, expr: sympy.Mul, out: str) -> None:
+        coeff, rest = expr.as_coeff_Mul()
+        factors = list(sympy.Mul.make_args(rest))
+        divides = [isinstance(f, sympy.Pow) and f.exp == -1 for f in factors]
+        divisors = [f.base for f, d in zip(factors, divides, strict=True) if d]
+        factors = sorted((f for f, d in zip(factors, divides, strict=True) if not d), key=_is_leaf)
+        first = factors[0]
+        if len(factors) >= 2 and _is_leaf(first) and _is_leaf(factors[1]):
+            self.lines.append(f"np.multiply({_leaf(first)}, {_leaf(factors[1])}, out={out})")
+            factors = factors[2:]
+        else:
+            self.emit(first, out)
+            factors = factors[1:]
+        for factor in factors:
+            self._apply(factor, out, "*=")
+        for divisor in divisors:
+            self._apply(divisor, out, "/=")
+        if coeff != 1:
+            self.lines.append(f"{out} *= {numpy_code(coeff)}")
+
+    def _apply(self, operand: Expr, out: str, op: str) -> None:
+        """out op= operand, through a scratch buffer when the operand is not an array."""
+        if _is_leaf(operand):
+            self.lines.append(f"{out} {op} {_leaf(operand)}")
+            return
+        scratch = self._scratch()
+        self.emit(operand, scratch)
+        self.lines.append(f"{out} {op} {scratch}")
+        self._free.append(scratch)
+
+
+_UNARY = {sympy.tanh: "tanh", sympy.exp: "exp", sympy.log: "log", sympy.Abs: "abs"}
+
+
+def _softplus_argument(expr: Expr) -> Expr | None:
+    """u when `expr` is log(1 + e^u), computed as np.logaddexp(0, u) so it cannot overflow."""
+    if isinstance(expr, sympy.log) and isinstance(expr.args[0], sympy.Add):
+        rest = expr.args[0] - 1
+        if sympy.S.One in expr.args[0].args and isinstance(rest, sympy.exp):
+            return rest.args[0]
+    return None
+
+
+def _is_leaf(expr: Expr) -> bool:
+    return isinstance(expr, n.LayerQuantity | n.Target | sympy.Symbol) or expr.is_Number
+
+
+def _leaf(expr: Expr) -> str:
+    return numpy_code(expr)
+
+
+def _negated_leaf(expr: Expr) -> Expr | None:
+    coeff, rest = expr.as_coeff_Mul()
+    return rest if coeff == -1 and _is_leaf(rest) else None
+
+
+def _signed_leaf(expr: Expr) -> tuple[int, Expr] | None:
+    if _is_leaf(expr) and not expr.is_Number:
+        return 1, expr
+    negated = _negated_leaf(expr)
+    return (-1, negated) if negated is not None else None
+
+
+def inplace_code(expr: Expr, out: str, scratch_prefix: str) -> tuple[list[str], int]:
+    """The statements computing `expr` into `out`, and how many scratch buffers they use."""
+    program = InPlace(scratch_prefix)
+    program.emit(expr, out)
+    return program.lines, program.scratch_used

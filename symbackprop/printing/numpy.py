@@ -1,0 +1,224 @@
+"""NumPy code for the derivation's expressions: a strict SymPy NumPyPrinter subclass.
+
+Variables follow the lecture (`a2`, `z1`, `delta2`, `W2`, `Y`), operators are spaced as `ruff
+format` writes them, stable forms are chosen for the functions that overflow (log(1 + e^u) is
+`np.logaddexp(0.0, u)`, the logistic function goes through `np.tanh`), and anything without a
+NumPy translation raises instead of being printed as text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy
+from sympy import Expr
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE, precedence
+
+from .. import notation as n
+from ..errors import SymbackpropError
+from .common import lecture_factors
+
+_NAMES = {n.Act: "a", n.Pre: "z", n.Delta: "delta", n.WeightMatrix: "W", n.Bias: "b"}
+
+
+class UnsupportedInCode(SymbackpropError):
+    """An expression the NumPy generator cannot translate (one line, for people)."""
+
+
+class LectureNumPyPrinter(NumPyPrinter):
+    """Vectorised NumPy over a batch: one sample per row, units along axis 1."""
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__({"fully_qualified_modules": True, "strict": True, **(settings or {})})
+
+    def _module_format(self, fqn: str, register: bool = True) -> str:
+        if not fqn.startswith("numpy."):
+            raise UnsupportedInCode(f"{fqn.split('.')[-1]} has no NumPy translation")
+        return "np." + fqn[len("numpy.") :]
+
+    def _print_not_supported(self, expr: Expr) -> str:
+        raise UnsupportedInCode(f"{expr.func.__name__} has no NumPy translation")
+
+    emptyPrinter = _print_not_supported
+
+    # ---- the lecture's symbols as variables
+    def _quantity(self, expr: n.LayerQuantity) -> str:
+        if expr.indices:
+            raise UnsupportedInCode("indexed quantities have no vectorised translation")
+        base = next(name for cls, name in _NAMES.items() if isinstance(expr, cls))
+        return f"{base}{int(expr.layer)}"
+
+    _print_Act = _print_Pre = _print_Delta = _print_WeightMatrix = _print_Bias = _quantity
+
+    def _print_Target(self, expr: n.Target) -> str:
+        return "Y"
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        return str(expr.name)
+
+    def _print_Elementwise(self, expr: n.Elementwise) -> str:
+        return str(self._print(expr.args[0]))
+
+    def _print_Hadamard(self, expr: n.Hadamard) -> str:
+        return " * ".join(self._wrap(arg, PRECEDENCE["Mul"]) for arg in expr.args)
+
+    def _print_MatProd(self, expr: n.MatProd) -> str:
+        left, right = expr.args
+        if isinstance(left, n.Transposed) and isinstance(right, n.Delta):
+            return f"{self._print(right)} @ {self._print(left.args[0])}"  # rows: (W^T d)^T = d W
+        if isinstance(left, n.Delta) and isinstance(right, n.Transposed):
+            return f"{self._print(left)}.T @ {self._print(right.args[0])}"  # summed over rows
+        if isinstance(left, n.Transposed):  # inner product of two unit vectors, per sample
+            inner = sympy.Mul(left.args[0].args[0], right.args[0])
+            return f"np.sum({self._print(inner)}, axis=1, keepdims=True)"
+        raise UnsupportedInCode("this matrix product has no batch translation")
+
+    def _print_Sum(self, expr: sympy.Sum) -> str:
+        return f"np.sum({self._print(expr.function)}, axis=1, keepdims=True)"
+
+    # ---- arithmetic, spaced as ruff formats it
+    def _wrap(self, expr: Expr, level: int) -> str:
+        text = str(self._print(expr))
+        inner = expr.args[0] if isinstance(expr, n.Elementwise) else expr
+        rank = PRECEDENCE["Add"] if _logistic_argument(inner) is not None else precedence(inner)
+        if rank < level or isinstance(inner, n.MatProd):
+            return f"({text})"
+        return text
+
+    def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
+        terms = list(expr.as_ordered_terms())
+        out = self._print(terms[0])
+        for term in terms[1:]:
+            if term.as_coeff_Mul()[0].is_negative:
+                out += f" - {self._print(-term)}" if -term != 1 else " - 1"
+            else:
+                out += f" + {self._print(term)}"
+        return str(out)
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        coeff, rest = expr.as_coeff_Mul()
+        if coeff.is_negative:
+            positive = -expr
+            inner = self._print(positive)
+            return f"-{inner}" if precedence(positive) >= PRECEDENCE["Mul"] else f"-({inner})"
+        level = PRECEDENCE["Mul"]
+        prefix = ""
+        if coeff != 1 and sympy.Rational(repr(float(coeff))) == coeff:
+            prefix, expr = f"{self._print(coeff)} * ", rest
+        num, den = sympy.fraction(expr)
+        top = " * ".join(self._wrap(f, level) for f in lecture_factors(num))
+        if den == 1:
+            return prefix + top
+        bottom = " * ".join(self._wrap(f, level) for f in lecture_factors(den))
+        if isinstance(den, sympy.Mul):
+            bottom = f"({bottom})"
+        return f"{prefix}{top} / {bottom}"
+
+    def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
+        base, exponent = expr.args
+        u = _logistic_argument(expr)
+        if u is not None:
+            return f"0.5 + 0.5 * np.tanh(0.5 * {self._wrap(u, PRECEDENCE['Mul'])})"
+        if exponent.is_negative:
+            return f"1 / {self._wrap(sympy.Pow(base, -exponent), PRECEDENCE['Pow'] + 1)}"
+        if exponent == sympy.S.Half:
+            return f"np.sqrt({self._print(base)})"
+        simple = isinstance(base, sympy.Symbol | n.LayerQuantity | n.Target)
+        base_text = self._print(base) if simple else f"({self._print(base)})"
+        if simple and exponent.is_Integer:
+            return f"{base_text}**{exponent}"  # ruff format hugs ** between simple operands
+        return f"{base_text} ** {self._wrap(exponent, PRECEDENCE['Pow'] + 1)}"
+
+    def _print_Rational(self, expr: sympy.Rational) -> str:
+        if expr.q == 1:
+            return str(expr.p)
+        value = float(expr)
+        if sympy.Rational(repr(value)) == expr:
+            return repr(value)
+        return f"({expr.p} / {expr.q})"
+
+    def _print_Integer(self, expr: sympy.Integer) -> str:
+        return str(int(expr))
+
+    def _print_Float(self, expr: sympy.Float) -> str:
+        return repr(float(expr))
+
+    def _print_Exp1(self, expr: Expr) -> str:
+        return "np.e"
+
+    def _print_Pi(self, expr: Expr) -> str:
+        return "np.pi"
+
+    # ---- functions: stable forms first
+    def _print_log(self, expr: sympy.log) -> str:
+        arg = expr.args[0]
+        if isinstance(arg, sympy.Add) and len(arg.args) == 2 and sympy.S.One in arg.args:
+            other = arg - 1
+            if isinstance(other, sympy.exp):
+                return f"np.logaddexp(0.0, {self._print(other.args[0])})"
+        return f"np.log({self._print(arg)})"
+
+    def _print_exp(self, expr: sympy.exp) -> str:
+        return f"np.exp({self._print(expr.args[0])})"
+
+    def _print_Heaviside(self, expr: sympy.Heaviside) -> str:
+        at_zero = expr.args[1] if len(expr.args) > 1 else sympy.S.Half
+        return f"np.heaviside({self._print(expr.args[0])}, {self._print(sympy.Float(at_zero))})"
+
+    def _print_Piecewise(self, expr: sympy.Piecewise) -> str:
+        *pieces, (last, cond) = expr.args
+        if cond != sympy.true:
+            raise UnsupportedInCode("a piecewise expression needs a final 'otherwise' branch")
+        out = self._print(last)
+        for value, condition in reversed(pieces):
+            out = f"np.where({self._print(condition)}, {self._print(value)}, {out})"
+        if all(value.is_Number for value, _ in expr.args):
+            reference = sorted(expr.atoms(n.LayerQuantity, sympy.Symbol), key=str)
+            if reference:  # constant branches would come out float64 whatever the input
+                out = f"{out}.astype({self._print(reference[0])}.dtype, copy=False)"
+        return str(out)
+
+    def _print_Relational(self, expr: sympy.core.relational.Relational) -> str:
+        return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"
+
+    def _minmax(self, expr: Expr, func: str) -> str:
+        args = [str(self._print(a)) for a in expr.args]
+        out = args[0]
+        for arg in args[1:]:
+            out = f"np.{func}({out}, {arg})"
+        return out
+
+    def _print_Max(self, expr: sympy.Max) -> str:
+        return self._minmax(expr, "maximum")
+
+    def _print_Min(self, expr: sympy.Min) -> str:
+        return self._minmax(expr, "minimum")
+
+    def _print_Abs(self, expr: sympy.Abs) -> str:
+        return f"np.abs({self._print(expr.args[0])})"
+
+    def _print_sign(self, expr: sympy.sign) -> str:
+        return f"np.sign({self._print(expr.args[0])})"
+
+    def _print_KroneckerDelta(self, expr: Expr) -> str:
+        raise UnsupportedInCode("a Kronecker delta left in a vectorised expression")
+
+
+def _logistic_argument(expr: Expr) -> Expr | None:
+    """u when `expr` is the logistic function 1 / (1 + e^(-u)), printed through tanh so that
+    no exp can overflow; otherwise None."""
+    if not (isinstance(expr, sympy.Pow) and expr.exp == -1 and isinstance(expr.base, sympy.Add)):
+        return None
+    rest = expr.base - 1
+    if sympy.S.One in expr.base.args and isinstance(rest, sympy.exp):
+        return -rest.args[0]
+    return None
+
+
+_PRINTER = LectureNumPyPrinter()
+
+
+def numpy_code(expr: Expr) -> str:
+    """A vectorised NumPy expression for `expr` (lecture symbols become array variables)."""
+    return str(_PRINTER.doprint(expr))
