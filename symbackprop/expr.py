@@ -1,7 +1,6 @@
 """Safe parsing of user-typed math expressions into SymPy, without eval or SymPy's string parsers.
 
-The text is parsed with ``ast.parse`` and only whitelisted nodes are converted by hand; sizes,
-nesting and constant magnitudes are bounded so that no input can hang or exhaust memory.
+Only whitelisted ast nodes are converted by hand; sizes, nesting and constants are bounded.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 import sympy
-from sympy import Expr
+from sympy import Expr, Symbol
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 60
@@ -48,6 +47,8 @@ _VARIADIC = frozenset({"max", "min"})
 _FLOAT_LITERAL = re.compile(r"(?:[0-9_]+\.?[0-9_]*|\.[0-9_]+)(?:[eE][+-]?[0-9_]+)?")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _UNDEFINED = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
+_NOT_REAL = "the value is complex, not real"
+_NOT_REAL_HINT = "for example the log or square root of a negative number"
 
 _ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: lambda a, b: a + b,
@@ -95,7 +96,7 @@ class ExprError(ValueError):
     """A rejected user expression; `column` is the 0-based offset of the problem, or None."""
 
     def __init__(self, message: str, text: str, column: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, text, column)
         self.message = message
         self.text = text
         self.column = column
@@ -111,7 +112,7 @@ class ExprError(ValueError):
         return f"{shown}\n{' ' * self.column}^"
 
 
-def parse_expression(text: str, variables: Mapping[str, Any]) -> Expr:
+def parse_expression(text: str, variables: Mapping[str, Symbol]) -> Expr:
     """Parse `text` using only `variables` (e.g. {"z": z}), numbers, + - * / ** and FUNCTIONS.
 
     Never evaluates the text: it is parsed with ast and only whitelisted nodes are converted.
@@ -132,20 +133,39 @@ def _exact_work(exponent: Any) -> int:
     return abs(int(exponent.p)) + int(exponent.q) - 1
 
 
-def _magnitude(value: Any) -> float:
-    """|value| of a constant, evaluated numerically; nan when it cannot be evaluated."""
+def _log10_abs(value: Any) -> float:
+    """log10 |value| of a constant (-inf for zero); nan when it cannot be evaluated."""
+    parts = _log10_parts(value)
+    return math.nan if any(math.isnan(part) for part in parts) else max(parts)
+
+
+def _log10_parts(value: Any) -> tuple[float, float]:
+    """log10 of |re| and |im| of a constant, evaluated numerically so huge values are cheap."""
     if isinstance(value, sympy.Rational):
-        return abs(int(value.p)) / int(value.q) if abs(int(value.p)) <= _LIMIT else math.inf
+        p, q = abs(int(value.p)), int(value.q)
+        return (math.log10(p) - math.log10(q) if p else -math.inf), -math.inf
     try:
-        return abs(complex(value.evalf(15)))
+        real, imag = value.evalf(15).as_real_imag()
+        return _log10_float(real), _log10_float(imag)
     except (ArithmeticError, TypeError, ValueError, RecursionError):
-        return math.nan
+        return math.nan, math.nan
+
+
+def _log10_float(part: Any) -> float:
+    """log10 |part| of an evaluated real number, read from its binary exponent."""
+    if part.is_zero:
+        return -math.inf
+    if isinstance(part, sympy.Float):
+        _, mantissa, exponent, _ = part._mpf_
+        if mantissa:
+            return float((math.log2(mantissa) + exponent) * math.log10(2))
+    return math.inf if part.is_infinite else math.nan
 
 
 class _Parser:
     """One parse: the text, the allowed names, and the constants already checked."""
 
-    def __init__(self, text: str, variables: Mapping[str, Any]) -> None:
+    def __init__(self, text: str, variables: Mapping[str, Symbol]) -> None:
         self.text = text
         self.variables = variables
         self.checked: set[Any] = set()
@@ -323,7 +343,7 @@ class _Parser:
         try:
             exact = Decimal(literal.replace("_", ""))
         except InvalidOperation:
-            exact = Decimal(repr(value))
+            raise self.error("number out of range", column) from None
         if exact.is_zero():
             return sympy.Integer(0)
         if exact.adjusted() > MAX_DIGITS:
@@ -403,20 +423,27 @@ class _Parser:
     def check_power(self, base: Any, exponent: Any, column: int | None) -> None:
         """Refuse a power before SymPy computes it when the result could be huge."""
         if not exponent.is_number:
+            if base.is_number:
+                content, primitive = exponent.as_content_primitive()
+                for constant in (exponent.as_coeff_Add()[0], content * primitive.as_coeff_Add()[0]):
+                    self.check_power(base, constant, column)
             return
-        size = _magnitude(exponent)
-        if math.isnan(size):
-            return
+        if isinstance(exponent, sympy.Rational):
+            size = abs(int(exponent.p)) / int(exponent.q)
+        else:
+            exponent_log = _log10_abs(exponent)
+            if math.isnan(exponent_log):
+                return
+            size = math.inf if exponent_log > MAX_DIGITS else 10.0**exponent_log
         limit = MAX_NUMERIC_EXPONENT if base.is_number else MAX_SYMBOLIC_EXPONENT
         if size > limit:
             raise self.error(f"exponent too large (limit {limit})", column)
+        scale = 0.0
         if isinstance(base, sympy.Rational):
             scale = _digits(base)
         elif base.is_number:
-            base_size = _magnitude(base)
-            scale = abs(math.log10(base_size)) if 0 < base_size < math.inf else 0.0
-        else:
-            scale = 0.0
+            base_log = _log10_abs(base)
+            scale = abs(base_log) if math.isfinite(base_log) else 0.0
         if size * scale > MAX_DIGITS or _exact_work(exponent) * _digits(base) > _MAX_EXACT_DIGITS:
             raise self.error(f"number too large (limit 1e{MAX_DIGITS})", column)
 
@@ -445,7 +472,7 @@ class _Parser:
         return value
 
     def check_node(self, node: Any, column: int | None) -> None:
-        """One node: no infinity or nan, constants within 1e300, no c*log(k) that means k**c."""
+        """One node: finite, real, within 1e300, and no c*log(k) that exp would make k**c."""
         if any(node is bad for bad in _UNDEFINED):
             raise self.error(
                 "the value is undefined or infinite (for example a division by zero)", column
@@ -460,12 +487,20 @@ class _Parser:
             coeff, rest = node.as_coeff_Mul()
             for factor in _log_factors(rest):
                 if factor.args[0].is_number and (
-                    abs(coeff) > MAX_NUMERIC_EXPONENT
+                    abs(int(coeff.p)) > MAX_NUMERIC_EXPONENT * int(coeff.q)
                     or _exact_work(coeff) * _digits(factor.args[0]) > _MAX_EXACT_DIGITS
                 ):
                     raise self.error("number too large (a large multiple of a log)", column)
-        if not node.is_Atom and node.is_number and _magnitude(node) > _LIMIT:
-            raise self.error(f"number too large (limit 1e{MAX_DIGITS})", column)
+        if node is sympy.I:
+            raise self.error(_NOT_REAL, column, _NOT_REAL_HINT)
+        if not node.is_Atom and node.is_number:
+            real_log, imag_log = _log10_parts(node)
+            if real_log > MAX_DIGITS or imag_log > MAX_DIGITS:
+                raise self.error(f"number too large (limit 1e{MAX_DIGITS})", column)
+            if imag_log > -math.inf:
+                raise self.error(_NOT_REAL, column, _NOT_REAL_HINT)
+            if -math.inf < real_log < -MAX_DIGITS:
+                raise self.error(f"number too small (limit 1e-{MAX_DIGITS})", column)
 
 
 def _log_factors(product: Any) -> Iterator[Any]:
