@@ -263,6 +263,12 @@ def _check_network(net: Network) -> None:
             f"binary_cross_entropy needs outputs in (0, 1), but the output layer uses"
             f" {output.name}; use sigmoid",
         )
+    if net.loss.builtin and net.loss.name == "binary_cross_entropy" and output.is_softmax:
+        raise _fail(
+            "loss",
+            "binary_cross_entropy scores each output on its own, but softmax outputs share"
+            " one distribution; use sigmoid outputs, or cross_entropy with softmax",
+        )
 
 
 def _check_activation(act: Activation, where: str) -> None:

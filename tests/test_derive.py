@@ -94,7 +94,7 @@ def test_squared_error_gives_the_lecture_factor_two() -> None:
 
 def _compatible(out: str) -> list[str]:
     if out == "softmax":
-        return ["cross_entropy", "squared_error", "half_squared_error", "binary_cross_entropy"]
+        return ["cross_entropy", "squared_error", "half_squared_error"]
     if out == "sigmoid":
         return ["squared_error", "half_squared_error", "binary_cross_entropy"]
     return ["squared_error", "half_squared_error"]

@@ -14,7 +14,7 @@ import sympy
 from sympy import Expr
 
 from .. import notation as n
-from .numpy import _logistic_argument, numpy_code
+from .numpy import _logistic_argument, _one_minus_exp_argument, numpy_code
 
 
 @dataclass
@@ -77,6 +77,11 @@ class InPlace:
             self.lines.append(call(out))
 
     def _add(self, expr: sympy.Add, out: str) -> None:
+        u = _one_minus_exp_argument(expr)
+        if u is not None:  # 1 - e^u = -expm1(u), exact near u = 0
+            self._unary(u, out, lambda src: f"np.expm1({src}, out={out})")
+            self.lines.append(f"np.negative({out}, out={out})")
+            return
         constant, rest = expr.as_coeff_Add()
         terms = sorted(sympy.Add.make_args(rest), key=lambda t: _signed_leaf(t) != (1, t))
         if constant != 0 and len(terms) == 1 and terms[0].as_coeff_Mul()[0] == -1:
@@ -102,7 +107,7 @@ class InPlace:
             else:
                 self._apply(term, out, "+=")
         if constant != 0:
-            self.lines.append(f"{out} += {numpy_code(constant)}")
+            self.lines.append(f"{out} += {_bare(constant)}")
 
     def _mul(self, expr: sympy.Mul, out: str) -> None:
         coeff, rest = expr.as_coeff_Mul()
@@ -122,7 +127,7 @@ class InPlace:
         for divisor in divisors:
             self._apply(divisor, out, "/=")
         if coeff != 1:
-            self.lines.append(f"{out} *= {numpy_code(coeff)}")
+            self.lines.append(f"{out} *= {_bare(coeff)}")
 
     def _apply(self, operand: Expr, out: str, op: str) -> None:
         """out op= operand, through a scratch buffer when the operand is not an array."""
@@ -145,6 +150,12 @@ def _softplus_argument(expr: Expr) -> Expr | None:
         if sympy.S.One in expr.args[0].args and isinstance(rest, sympy.exp):
             return rest.args[0]
     return None
+
+
+def _bare(number: Expr) -> str:
+    """A number on the right of an augmented assignment, where ruff wants no parentheses."""
+    text = numpy_code(number)
+    return text[1:-1] if text.startswith("(") and text.endswith(")") else text
 
 
 def _is_leaf(expr: Expr) -> bool:

@@ -82,11 +82,18 @@ class LectureNumPyPrinter(NumPyPrinter):
         text = str(self._print(expr))
         inner = expr.args[0] if isinstance(expr, n.Elementwise) else expr
         rank = PRECEDENCE["Add"] if _logistic_argument(inner) is not None else precedence(inner)
-        if rank < level or isinstance(inner, n.MatProd):
+        if isinstance(inner, sympy.Sum) or (
+            isinstance(inner, n.MatProd) and isinstance(inner.args[0].args[0], n.Elementwise)
+        ):
+            rank = PRECEDENCE["Atom"]  # printed as a call to np.sum
+        if rank < level or (isinstance(inner, n.MatProd) and rank != PRECEDENCE["Atom"]):
             return f"({text})"
         return text
 
     def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
+        u = _one_minus_exp_argument(expr)
+        if u is not None:  # 1 - e^u loses precision near u = 0; expm1 does not
+            return f"-np.expm1({self._print(u)})"
         terms = list(expr.as_ordered_terms())
         out = self._print(terms[0])
         for term in terms[1:]:
@@ -203,6 +210,15 @@ class LectureNumPyPrinter(NumPyPrinter):
 
     def _print_KroneckerDelta(self, expr: Expr) -> str:
         raise UnsupportedInCode("a Kronecker delta left in a vectorised expression")
+
+
+def _one_minus_exp_argument(expr: Expr) -> Expr | None:
+    """u when `expr` is 1 - e^u (softplus' through its output), else None."""
+    if isinstance(expr, sympy.Add) and len(expr.args) == 2 and sympy.S.One in expr.args:
+        rest = 1 - expr
+        if isinstance(rest, sympy.exp):
+            return rest.args[0]
+    return None
 
 
 def _logistic_argument(expr: Expr) -> Expr | None:
