@@ -62,4 +62,4 @@ def test_step(benchmark, impl: str, batch: int, dtype: type) -> None:  # type: i
     step = IMPLEMENTATIONS[impl]
     time.sleep(0.15)  # let OpenBLAS threads of the previous benchmark go idle
     benchmark.group = f"batch {batch} {np.dtype(dtype).name}"
-    benchmark.pedantic(step, args=(params, X, Y, 1e-3), rounds=30, warmup_rounds=3)
+    benchmark.pedantic(step, args=(params, X, Y, 1e-3), rounds=200, warmup_rounds=10)
