@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from ._version import __version__
+from .codegen import generate
 from .derive import derive
 from .errors import SpecError, SymbackpropError
+from .gradcheck import gradcheck
+from .render import render
 from .spec import Layer, Network, activation, custom_activation, custom_loss, load_spec, loss
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Layer",
@@ -18,6 +20,9 @@ __all__ = [
     "custom_activation",
     "custom_loss",
     "derive",
+    "generate",
+    "gradcheck",
     "load_spec",
     "loss",
+    "render",
 ]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
-from . import __version__
+from ._version import __version__
 from .codegen import generate, write_module
 from .derive import derive
 from .errors import SymbackpropError

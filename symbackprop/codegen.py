@@ -17,7 +17,7 @@ from typing import Any
 import sympy
 from sympy import Expr
 
-from . import __version__
+from ._version import __version__
 from .derive import derive
 from .errors import SymbackpropError
 from .files import write_atomic

@@ -9,6 +9,7 @@ left spinning by one do not slow the next. Medians over the samples; ratios to h
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import statistics
@@ -50,10 +51,10 @@ def measure(batch: int, dtype: type, samples: int = 41) -> dict[str, float]:
     Y = rng.uniform(size=(batch, SIZES[-1])).astype(dtype)
     state = {}
     for name in impls:
-        scale = [np.sqrt(2.0 / (i + o)) for i, o in zip(SIZES, SIZES[1:], strict=False)]
         params = {}
-        for layer, (fan_in, units) in enumerate(zip(SIZES, SIZES[1:], strict=False), start=1):
-            params[f"W{layer}"] = (scale[layer - 1] * rng.normal(size=(units, fan_in))).astype(dtype)
+        for layer, (fan_in, units) in enumerate(itertools.pairwise(SIZES), start=1):
+            scale = np.sqrt(2.0 / (fan_in + units))
+            params[f"W{layer}"] = (scale * rng.normal(size=(units, fan_in))).astype(dtype)
             params[f"b{layer}"] = np.zeros(units, dtype)
         state[name] = params
     steps = max(1, int(20 * 32 / max(batch, 32)))
