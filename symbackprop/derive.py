@@ -278,15 +278,16 @@ def local_partials() -> dict[str, Expr]:
 # ---------------------------------------------------------------- equation templates
 
 
-def _at_layer(template: tuple[Equation, ...], number: int) -> tuple[Equation, ...]:
-    layer = Integer(number)
+def _at_layer(template: tuple[Equation, ...], layer: int | Expr) -> tuple[Equation, ...]:
+    """A template at symbolic layer l, with l replaced by a layer number (or the symbol L)."""
+    value = Integer(layer) if isinstance(layer, int) else layer
     return tuple(
         Equation(
             eq.view,
             eq.kind,
-            layer,
-            eq.lhs.xreplace({l_sym: layer}),
-            tuple(r.xreplace({l_sym: layer}) for r in eq.rhs),
+            value,
+            eq.lhs.xreplace({l_sym: value}),
+            tuple(r.xreplace({l_sym: value}) for r in eq.rhs),
         )
         for eq in template
     )
@@ -294,24 +295,11 @@ def _at_layer(template: tuple[Equation, ...], number: int) -> tuple[Equation, ..
 
 def _general(view: View) -> tuple[Equation, ...]:
     """The lecture's general rules with symbolic layers: output L, hidden l."""
-    output = _at_symbol(_layer_template(view, None, None, True, True), L_OUT)
+    output = _at_layer(_layer_template(view, None, None, True, True), L_OUT)
     hidden = _layer_template(view, None, None, True, False)
     if view == "vector":
         return (*output[:1], *hidden)
     return output[:1] + hidden
-
-
-def _at_symbol(template: tuple[Equation, ...], symbol: Expr) -> tuple[Equation, ...]:
-    return tuple(
-        Equation(
-            eq.view,
-            eq.kind,
-            symbol,
-            eq.lhs.xreplace({l_sym: symbol}),
-            tuple(r.xreplace({l_sym: symbol}) for r in eq.rhs),
-        )
-        for eq in template
-    )
 
 
 def _strip(expr: Expr) -> Expr:

@@ -11,7 +11,20 @@ import itertools
 
 import numpy as np
 
+from symbackprop import Layer, Network, activation, loss
+
 Params = dict[str, np.ndarray]
+SIZES = (784, 256, 128, 10)
+
+
+def wide_network() -> Network:
+    """The benchmarks' network: layers 784-256-128-10, sigmoid, squared error."""
+    return Network(
+        name="wide",
+        inputs=SIZES[0],
+        layers=tuple(Layer(units, activation("sigmoid")) for units in SIZES[1:]),
+        loss=loss("squared_error"),
+    )
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -18,24 +18,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from symbackprop import Layer, Network, activation, loss
 from symbackprop.codegen import generate
 from symbackprop.gradcheck import load_module
 
-from .handopt import HandOptimised, naive_step
+from .handopt import SIZES, HandOptimised, naive_step, wide_network
 
-SIZES = (784, 256, 128, 10)
 Step = Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray, float], float]
 
 
 def implementations() -> dict[str, Step]:
-    net = Network(
-        name="wide",
-        inputs=SIZES[0],
-        layers=tuple(Layer(u, activation("sigmoid")) for u in SIZES[1:]),
-        loss=loss("squared_error"),
-    )
-    module = load_module(generate(net).source, "wide")
+    module = load_module(generate(wide_network()).source, "wide")
     return {
         "generated": module.sgd_step,
         "hand_optimised": HandOptimised(SIZES).step,

@@ -11,21 +11,13 @@ import time
 import numpy as np
 import pytest
 
-from symbackprop import Layer, Network, activation, loss
 from symbackprop.codegen import generate
 from symbackprop.gradcheck import load_module
 
-from .handopt import HandOptimised, naive_step
+from .handopt import SIZES, HandOptimised, naive_step, wide_network
 
 pytestmark = pytest.mark.bench
-SIZES = (784, 256, 128, 10)
-NET = Network(
-    name="wide",
-    inputs=SIZES[0],
-    layers=tuple(Layer(u, activation("sigmoid")) for u in SIZES[1:]),
-    loss=loss("squared_error"),
-)
-MODULE = load_module(generate(NET).source, "wide")
+MODULE = load_module(generate(wide_network()).source, "wide")
 HAND = HandOptimised(SIZES)
 IMPLEMENTATIONS = {
     "generated": MODULE.sgd_step,
