@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
+from . import gd, train
 from ._version import __version__
 from .codegen import generate, write_module
 from .derive import derive
@@ -82,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("spec", help="a TOML spec file, or the name of a bundled example")
     check_cmd.add_argument("--seed", type=int, default=0, help="seed of the data and weights")
 
+    gd.register(commands)
+    train.register(commands)
+
     commands.add_parser(
         "examples",
         help="list the bundled example specs",
@@ -102,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _generate(args)
         if args.command == "check":
             return _check(args)
+        if hasattr(args, "func"):
+            return int(args.func(args))
         return _derive(args)
     except SymbackpropError as err:
         print(f"symbackprop: error: {err}", file=sys.stderr)

@@ -23,8 +23,9 @@ def display_path(path: str | os.PathLike[str]) -> str:
     return text
 
 
-def write_atomic(path: str | Path, content: str) -> None:
-    """Write `content` to `path` so that a failure leaves any existing file untouched.
+def write_atomic(path: str | Path, content: str | bytes) -> None:
+    """Write `content` (text as UTF-8, or bytes) to `path` so that a failure leaves any existing
+    file untouched.
 
     An existing file keeps its permissions; a symbolic link is written through (the file it
     points to is replaced, not the link); a device or pipe such as /dev/stdout is written into.
@@ -51,8 +52,8 @@ def write_atomic(path: str | Path, content: str) -> None:
     try:
         target = Path(os.path.realpath(name))
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(content)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(_encoded(content))
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, mode)
@@ -66,11 +67,15 @@ def write_atomic(path: str | Path, content: str) -> None:
                 os.unlink(tmp_name)
 
 
-def _write_into(name: str, shown: str, content: str) -> None:
+def _encoded(content: str | bytes) -> bytes:
+    return content.encode("utf-8") if isinstance(content, str) else content
+
+
+def _write_into(name: str, shown: str, content: str | bytes) -> None:
     """Write to a device or pipe (not a regular file), where a rename makes no sense."""
     try:
-        with open(name, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(content)
+        with open(name, "wb") as handle:
+            handle.write(_encoded(content))
     except (OSError, ValueError) as err:
         raise SymbackpropError(f"{shown}: cannot write ({_reason(err)})") from None
 

@@ -36,9 +36,7 @@ def lecture_factors(expr: sympy.Mul) -> list[Expr]:
 
     def rank(factor: Expr) -> int:
         base = factor.base if isinstance(factor, sympy.Pow) else factor
-        if isinstance(factor, sympy.Number) or (
-            isinstance(factor, sympy.Add) and factor.primitive()[0] != 1
-        ):
+        if factor.is_number or (isinstance(factor, sympy.Add) and factor.primitive()[0] != 1):
             return 0
         if isinstance(base, n.LayerQuantity | n.Target | sympy.Symbol):
             return 1

@@ -35,8 +35,6 @@ def tex_escape(text: str) -> str:
 class LectureLatexPrinter(LatexPrinter):
     """SymPy's LaTeX printer with the lecture's symbols: a_k^{(l-1)}, w_{jk}^{(l)}, delta^{(l)}."""
 
-    printmethod = "_lecture_latex"
-
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         super().__init__({"mul_symbol": None, **(settings or {})})
         self._elementwise = False
@@ -133,7 +131,9 @@ class LectureLatexPrinter(LatexPrinter):
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
         coeff, rest = expr.as_coeff_Mul()
-        num, den = sympy.fraction(rest)
+        num, den = sympy.fraction(rest, exact=True)
+        if den != 1 and coeff.is_Integer and coeff > 0:  # 2 e^{-z^2} / sqrt(pi), not 2 (1/...)
+            num, coeff = coeff * num, sympy.S.One
         sep = r" \odot " if self._elementwise else " "
         body = sep.join(self._factor(f) for f in lecture_factors(num))
         if den != 1:

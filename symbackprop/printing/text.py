@@ -15,8 +15,6 @@ from .common import decimal, factored, index_text, layer_text, lecture_factors
 class LectureTextPrinter(StrPrinter):
     """SymPy's str printer with the lecture's symbols: a_k^(l-1), ∂E/∂w_jk^(l), δ^(l), ⊙."""
 
-    printmethod = "_lecture_text"
-
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         super().__init__(settings or {})
         self._elementwise = False
@@ -119,7 +117,9 @@ class LectureTextPrinter(StrPrinter):
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
         coeff, rest = expr.as_coeff_Mul()
-        num, den = sympy.fraction(rest)
+        num, den = sympy.fraction(rest, exact=True)
+        if den != 1 and coeff.is_Integer and coeff > 0:  # 2 exp(-z^2)/sqrt(pi)
+            num, coeff = coeff * num, sympy.S.One
         sep = " ⊙ " if self._elementwise else " "
         body = sep.join(self._factor(f) for f in lecture_factors(num))
         if den != 1:

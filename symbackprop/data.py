@@ -1,0 +1,342 @@
+"""Training data for `symbackprop train`: CSV or NPZ files, or a bundled data set by name.
+
+CSV: one sample per row, the input columns then the target columns, comma-separated; the first
+row is a header when none of its cells is a number.  For a classifier (softmax output) the
+targets may instead be one column of integer class labels 0..K-1, which are one-hot encoded.
+NPZ: arrays ``X`` (rows, inputs) and ``Y`` (rows, outputs); for a classifier ``Y`` may be a
+vector of integer labels, and for one output a vector of targets.  Every problem is reported
+as one line naming the file, and the row and column where there is one (counted from 1, as a
+spreadsheet does).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import zipfile
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SymbackpropError
+from .files import display_path
+from .spec import Network
+
+#: CSV files larger than this are refused before they are parsed.
+MAX_DATA_BYTES = 512 * 1024 * 1024
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NOT_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+_ZIP_MAGIC = b"PK\x03\x04"
+_SHOWN_CELL = 30
+
+Dataset = tuple[np.ndarray, np.ndarray]
+#: Locates entry (i, j) of the targets (0-based) for a message: 'row 5, column 3'.
+_Where = Callable[[int, int], str]
+
+
+# ---------------------------------------------------------------- bundled data sets
+
+
+def _xor() -> tuple[list[str], list[list[str]]]:
+    """The four corners of the unit square; the target is 1 where exactly one input is 1."""
+    rows = [[str(a), str(b), str(a ^ b)] for a in (0, 1) for b in (0, 1)]
+    return ["x1", "x2", "y"], rows
+
+
+def _two_class() -> tuple[list[str], list[list[str]]]:
+    """Two interleaved half-moons, 100 points each with N(0, 0.1^2) noise; labels one-hot."""
+    rng = np.random.default_rng(20180915)
+    per_class = 100
+    t = np.linspace(0.0, math.pi, per_class)
+    upper = np.column_stack([np.cos(t), np.sin(t)])
+    lower = np.column_stack([1.0 - np.cos(t), 0.5 - np.sin(t)])
+    points = np.vstack([upper, lower]) + rng.normal(0.0, 0.1, size=(2 * per_class, 2))
+    labels = np.repeat([0, 1], per_class)
+    order = rng.permutation(2 * per_class)
+    rows = [
+        [
+            f"{points[i, 0]:.4f}",
+            f"{points[i, 1]:.4f}",
+            *("1" if labels[i] == k else "0" for k in (0, 1)),
+        ]
+        for i in order
+    ]
+    return ["x1", "x2", "y1", "y2"], rows
+
+
+def _separable() -> tuple[list[str], list[list[str]]]:
+    """100 points in 3-D labelled 1 on one side of a fixed plane: a single neuron can learn it."""
+    rng = np.random.default_rng(2018)
+    points = rng.uniform(-1.0, 1.0, size=(100, 3)).round(4)
+    side = points @ np.array([1.5, -2.0, 1.0]) + 0.25 > 0
+    rows = [
+        [*(f"{v:.4f}" for v in p), "1" if s else "0"] for p, s in zip(points, side, strict=True)
+    ]
+    return ["x1", "x2", "x3", "y"], rows
+
+
+#: name -> (what it is, its generator); the CSV files in symbackprop/datasets/ are their output.
+BUNDLED: dict[str, tuple[str, Callable[[], tuple[list[str], list[list[str]]]]]] = {
+    "xor": ("4 rows, 2 inputs, 1 target: exclusive or", _xor),
+    "two_class": ("200 rows, 2 inputs, 2 one-hot targets: two moons", _two_class),
+    "separable": ("100 rows, 3 inputs, 1 target: linearly separable", _separable),
+}
+
+
+def bundled() -> list[str]:
+    """Names of the bundled data sets, usable wherever a data file goes."""
+    return sorted(BUNDLED)
+
+
+def dataset_csv(name: str) -> str:
+    """The CSV text of a bundled data set, regenerated from its fixed seed."""
+    header, rows = BUNDLED[name][1]()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _bundled_text(name: str) -> str:
+    return (resources.files("symbackprop") / "datasets" / f"{name}.csv").read_text("utf-8")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_data(path_or_name: str | Path, network: Network) -> Dataset:
+    """X (rows, inputs) and Y (rows, outputs), float64, from a CSV or NPZ file or a bundled set."""
+    shown = display_path(path_or_name)
+    file = Path(path_or_name)
+    try:
+        exists = file.exists()
+    except (OSError, ValueError):
+        exists = False
+    if not exists and str(path_or_name) in BUNDLED:
+        text = _bundled_text(str(path_or_name))
+        return parse_csv(text, network, f"{path_or_name} (bundled data set)")
+    try:
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_DATA_BYTES + 1)
+    except FileNotFoundError:
+        raise SymbackpropError(
+            f"{shown}: no such file (bundled data sets, usable by name: {', '.join(bundled())})"
+        ) from None
+    except IsADirectoryError:
+        raise SymbackpropError(f"{shown}: is a directory, expected a CSV or NPZ file") from None
+    except OSError as err:
+        raise SymbackpropError(f"{shown}: cannot read ({err.strerror or 'error'})") from None
+    except ValueError:
+        raise SymbackpropError(f"{shown}: not a usable file name") from None
+    if len(raw) > MAX_DATA_BYTES:
+        raise SymbackpropError(f"{shown}: too large (limit {MAX_DATA_BYTES} bytes)")
+    if raw.startswith(_ZIP_MAGIC):
+        return parse_npz(raw, network, shown)
+    if not raw.strip():
+        raise SymbackpropError(f"{shown}: empty file, expected CSV rows or an NPZ archive")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        row = raw.count(b"\n", 0, err.start) + 1
+        raise SymbackpropError(
+            f"{shown}: row {row}: not UTF-8 text (bad byte at offset {err.start})"
+        ) from None
+    return parse_csv(text, network, shown)
+
+
+def _targets_wanted(network: Network) -> str:
+    """What the target columns must be, for messages."""
+    outputs = network.sizes[-1]
+    needs = (
+        f"{network.inputs} input{'s' * (network.inputs != 1)} + {outputs} "
+        f"target{'s' * (outputs != 1)} = {network.inputs + outputs}"
+    )
+    if _labels_allowed(network):
+        needs += f" (or {network.inputs} inputs + 1 class label = {network.inputs + 1})"
+    return needs
+
+
+def _labels_allowed(network: Network) -> bool:
+    """A softmax classifier accepts one column of integer labels in place of one-hot targets."""
+    return network.layers[-1].activation.is_softmax
+
+
+def _cell(text: str) -> str:
+    """A cell's text for a one-line message: quoted, unprintable characters escaped, cut."""
+    shown = repr(text)
+    return shown if len(shown) <= _SHOWN_CELL else shown[: _SHOWN_CELL - 4] + "...'"
+
+
+def _number(text: str, where: str) -> float:
+    """One cell as a finite float; `where` is 'FILE: row R, column C' for the message."""
+    cell = text.strip()
+    if not cell:
+        raise SymbackpropError(f"{where}: empty cell, expected a number")
+    if _NOT_FINITE.fullmatch(cell):
+        raise SymbackpropError(f"{where}: {_cell(cell)} is not a finite number")
+    if not _NUMBER.fullmatch(cell):
+        raise SymbackpropError(f"{where}: {_cell(cell)} is not a number")
+    value = float(cell)
+    if not math.isfinite(value):
+        raise SymbackpropError(f"{where}: {_cell(cell)} is too large for a float")
+    return value
+
+
+def _is_number(text: str) -> bool:
+    cell = text.strip()
+    return bool(_NUMBER.fullmatch(cell) or _NOT_FINITE.fullmatch(cell))
+
+
+def parse_csv(text: str, network: Network, source: str) -> Dataset:
+    """Parse CSV text for `network`; `source` names it in error messages."""
+    records: list[tuple[int, list[str]]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    row = 0
+    try:
+        for row, record in enumerate(reader, start=1):
+            if any(cell.strip() for cell in record):
+                records.append((row, record))
+    except csv.Error as err:
+        raise SymbackpropError(f"{source}: row {row + 1}: not valid CSV ({err})") from None
+    if not records:
+        raise SymbackpropError(f"{source}: empty file, expected CSV rows")
+    first_row, first = records[0]
+    header = not any(_is_number(cell) for cell in first)
+    width = len(first)
+    inputs, outputs = network.inputs, network.sizes[-1]
+    labels = _labels_allowed(network) and width == inputs + 1
+    if width != inputs + outputs and not labels:
+        hint = ""
+        if width == 1 and any(sep in first[0] for sep in ";\t"):
+            hint = "; separate the columns with commas"
+        raise SymbackpropError(
+            f"{source}: {width} column{'s' * (width != 1)} (row {first_row}), but the spec "
+            f"{network.name!r} needs {_targets_wanted(network)}{hint}"
+        )
+    data = records[1:] if header else records
+    if not data:
+        raise SymbackpropError(f"{source}: only a header row (row {first_row}), no data rows")
+    values = np.empty((len(data), width), dtype=np.float64)
+    for index, (row, record) in enumerate(data):
+        if len(record) != width:
+            column = min(len(record), width) + 1
+            what = "missing cell" if len(record) < width else "extra cell"
+            raise SymbackpropError(
+                f"{source}: row {row}, column {column}: {what}; row {row} has {len(record)}"
+                f" column{'s' * (len(record) != 1)}, row {first_row} has {width}"
+            )
+        for column, cell in enumerate(record, start=1):
+            values[index, column - 1] = _number(cell, f"{source}: row {row}, column {column}")
+    X = values[:, :inputs]
+    rows = [row for row, _ in data]
+    if labels:
+        return X, _one_hot(
+            values[:, inputs], outputs, source, lambda i, j: f"row {rows[i]}, column {width}"
+        )
+    Y = values[:, inputs:]
+    _check_targets(Y, network, source, lambda i, j: f"row {rows[i]}, column {inputs + j + 1}")
+    return X, Y
+
+
+def _check_targets(Y: np.ndarray, network: Network, source: str, where: _Where) -> None:
+    """Targets the loss can score: 0..1 for the cross-entropies, rows summing to 1 for softmax."""
+    name = network.loss.name if network.loss.builtin else ""
+    if name not in ("cross_entropy", "binary_cross_entropy"):
+        return
+    outside = np.argwhere((Y < 0) | (Y > 1))
+    if len(outside):
+        i, j = (int(k) for k in outside[0])
+        raise SymbackpropError(
+            f"{source}: {where(i, j)}: target {Y[i, j]:g} is outside 0..1, which {name} needs"
+        )
+    if name == "cross_entropy":
+        sums = Y.sum(axis=1)
+        bad = np.flatnonzero(np.abs(sums - 1.0) > 1e-6)
+        if len(bad):
+            i = int(bad[0])
+            raise SymbackpropError(
+                f"{source}: {where(i, Y.shape[1] - 1)}: the targets of the row sum to"
+                f" {sums[i]:g}, but cross_entropy needs one-hot targets (or probabilities"
+                " summing to 1)"
+            )
+
+
+def _one_hot(labels: np.ndarray, classes: int, source: str, where: _Where) -> np.ndarray:
+    """Integer class labels 0..classes-1 as one-hot rows; `where(i, 0)` locates label i."""
+    for i, label in enumerate(labels):
+        if label != int(label) or not 0 <= label < classes:
+            raise SymbackpropError(
+                f"{source}: {where(i, 0)}: class label {label:g} is not one of 0..{classes - 1}"
+            )
+    return np.eye(classes)[labels.astype(np.int64)]
+
+
+def parse_npz(raw: bytes, network: Network, source: str) -> Dataset:
+    """Arrays X and Y from the bytes of an .npz archive, checked against `network`."""
+    arrays = read_npz(raw, source)
+    for key in ("X", "Y"):
+        if key not in arrays:
+            found = ", ".join(sorted(arrays)) or "none"
+            raise SymbackpropError(f"{source}: no array {key!r} (arrays found: {found})")
+    extra = sorted(set(arrays) - {"X", "Y"})
+    if extra:
+        raise SymbackpropError(f"{source}: unexpected array {extra[0]!r}; expected only X and Y")
+    inputs, outputs = network.inputs, network.sizes[-1]
+    X, Y = arrays["X"], arrays["Y"]
+    if X.ndim != 2 or X.shape[1] != inputs or X.shape[0] == 0:
+        raise SymbackpropError(
+            f"{source}: X has shape {X.shape}, but the spec {network.name!r} needs"
+            f" (rows, {inputs}) with at least one row"
+        )
+    labels = Y.ndim == 1 and _labels_allowed(network)
+    if Y.ndim == 1 and outputs == 1:
+        Y = Y.reshape(-1, 1)
+    if not labels and Y.shape != (X.shape[0], outputs):
+        also = f" or ({X.shape[0]},) of class labels" if _labels_allowed(network) else ""
+        raise SymbackpropError(
+            f"{source}: Y has shape {Y.shape}, but X has {X.shape[0]} rows and the spec"
+            f" {network.name!r} needs ({X.shape[0]}, {outputs}){also}"
+        )
+    if labels and Y.shape[0] != X.shape[0]:
+        raise SymbackpropError(f"{source}: Y has {Y.shape[0]} labels, but X has {X.shape[0]} rows")
+    X = _finite(X, "X", source)
+    Y = _finite(Y, "Y", source)
+    if labels:
+        return X, _one_hot(Y, outputs, source, lambda i, j: f"Y row {i + 1}")
+    _check_targets(Y, network, source, lambda i, j: f"Y row {i + 1}, column {j + 1}")
+    return X, Y
+
+
+def read_npz(raw: bytes, source: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz archive, without unpickling anything."""
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as err:
+        raise SymbackpropError(f"{source}: not a readable .npz archive ({err})") from None
+    except ValueError:
+        raise SymbackpropError(
+            f"{source}: holds Python objects (pickles), which are not loaded; save numeric arrays"
+        ) from None
+
+
+def _finite(array: np.ndarray, key: str, source: str) -> np.ndarray:
+    """`array` as float64 if it is real and finite; else an error naming the first bad entry."""
+    if not (
+        array.dtype == np.bool_
+        or np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise SymbackpropError(f"{source}: {key} holds {array.dtype} values, expected numbers")
+    values = array.astype(np.float64)
+    bad = np.argwhere(~np.isfinite(values))
+    if len(bad):
+        index = tuple(int(i) for i in bad[0])
+        place = f"row {index[0] + 1}" + (f", column {index[1] + 1}" if len(index) > 1 else "")
+        raise SymbackpropError(f"{source}: {key} {place}: {values[index]} is not a finite number")
+    return values

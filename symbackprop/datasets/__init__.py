@@ -1,0 +1,1 @@
+"""The bundled data sets (CSV); `python -m symbackprop.datasets.make` regenerates them."""

@@ -1,0 +1,417 @@
+"""`symbackprop train`: generate a spec's NumPy module in memory and train it on a data set.
+
+Full-batch gradient descent when no batch size is given, SGD with batch size 1, minibatches
+(gradient averaged over the batch) otherwise, as in the lecture's GD / SGD / mini-batch slides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import os
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any, Literal
+
+import numpy as np
+
+from .codegen import generate
+from .data import bundled, load_data, read_npz
+from .errors import SymbackpropError
+from .files import display_path, write_atomic
+from .gradcheck import load_module
+from .spec import Network, load_spec
+
+Params = dict[str, np.ndarray]
+PLOT_HINT = "--plot needs matplotlib: pip install symbackprop[plot]"
+#: Plot size in inches at PLOT_DPI: 640 x 480 pixels.
+PLOT_SIZE, PLOT_DPI = (6.4, 4.8), 100
+_BAR_WIDTH = 30
+_BAR_INTERVAL_S = 0.1
+_HELP_WIDTH = 78
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """How well the trained network fits the data: accuracy for classifiers, errors otherwise."""
+
+    loss: float
+    kind: Literal["classification", "regression"]
+    accuracy: float | None = None  # fraction of predictions (or output units) that are right
+    correct: int = 0
+    total: int = 0
+    mae: float | None = None  # mean absolute error over all output units
+    rmse: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Trained parameters, the mean loss of every epoch, and the metrics at the end."""
+
+    params: Params
+    history: list[float]
+    metrics: Metrics
+    mode: str  # "full batch (GD)", "SGD (batch size 1)" or "minibatches of N"
+
+
+@lru_cache(maxsize=8)
+def module_for(network: Network) -> ModuleType:
+    """The generated module for `network`, imported once per process (derivation is slow)."""
+    return load_module(generate(network).source, network.name)
+
+
+def batch_mode(batch_size: int | None, rows: int) -> str:
+    """The lecture's name for the update scheme, for messages and plot titles."""
+    if batch_size is None or batch_size == rows:
+        return "full batch (GD)"
+    if batch_size == 1:
+        return "SGD (batch size 1)"
+    return f"minibatches of {batch_size}"
+
+
+def train_network(
+    network: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    lr: float,
+    epochs: int,
+    batch_size: int | None = None,
+    seed: int = 0,
+    init: Params | None = None,
+    callback: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train `network` on (X, Y) with the generated module's train(); `init` is not modified.
+
+    `seed` seeds both the initial weights (unless `init` is given) and the shuffling.
+    Raises SymbackpropError for bad settings and when the loss stops being finite.
+    """
+    X, Y = _check_arrays(network, X, Y)
+    _check_settings(lr, epochs, batch_size, seed, len(X))
+    module = module_for(network)
+    expected = module.init_params(seed=seed)
+    params = expected if init is None else check_params(init, expected, "init")
+    history: list[float] = []
+
+    def watch(epoch: int, value: float) -> None:
+        if not math.isfinite(value):
+            raise _Diverged(epoch + 1, value)
+        history.append(value)
+        if callback is not None:
+            callback(epoch, value)
+
+    with np.errstate(all="ignore"):  # overflow in exp() saturates correctly; NaN is caught
+        try:
+            module.train(
+                params, X, Y, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, callback=watch
+            )
+        except _Diverged as err:
+            raise SymbackpropError(
+                f"training diverged at epoch {err.epoch} (loss {err.value}); try a smaller"
+                f" learning rate than {lr:g}"
+            ) from None
+        metrics = evaluate(network, params, X, Y)
+    if not math.isfinite(metrics.loss):  # the last update overflowed
+        raise SymbackpropError(
+            f"training diverged at epoch {epochs} (final loss {metrics.loss}); try a smaller"
+            f" learning rate than {lr:g}"
+        )
+    return TrainResult(params, history, metrics, batch_mode(batch_size, len(X)))
+
+
+class _Diverged(Exception):
+    def __init__(self, epoch: int, value: float) -> None:
+        super().__init__(epoch, value)
+        self.epoch, self.value = epoch, value
+
+
+def _check_arrays(network: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """X and Y as float64 arrays of the shapes the network needs (a vector Y for one output)."""
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    inputs, outputs = network.inputs, network.sizes[-1]
+    if X.ndim != 2 or X.shape[1] != inputs or len(X) == 0:
+        raise SymbackpropError(f"X has shape {X.shape}, but the network needs (rows, {inputs})")
+    if Y.ndim == 1 and outputs == 1:
+        Y = Y.reshape(-1, 1)
+    if Y.shape != (len(X), outputs):
+        raise SymbackpropError(
+            f"Y has shape {Y.shape}, but X has {len(X)} rows and the network needs"
+            f" ({len(X)}, {outputs})"
+        )
+    return X, Y
+
+
+def _check_settings(lr: float, epochs: int, batch_size: int | None, seed: int, rows: int) -> None:
+    if not (math.isfinite(lr) and lr > 0):
+        raise SymbackpropError(f"the learning rate must be a positive number, got {lr}")
+    if epochs < 1:
+        raise SymbackpropError(f"epochs must be at least 1, got {epochs}")
+    if batch_size is not None and not 1 <= batch_size <= rows:
+        raise SymbackpropError(
+            f"the batch size must be between 1 and the {rows} rows of the data, got {batch_size}"
+        )
+    if seed < 0:
+        raise SymbackpropError(f"the seed must be 0 or more, got {seed}")
+
+
+def check_params(params: dict[str, Any], expected: Params, source: str) -> Params:
+    """A float64 copy of `params` if its keys and shapes are `expected`'s; else a one-line error."""
+    names = ", ".join(expected)
+    for key in expected:
+        if key not in params:
+            raise SymbackpropError(f"{source}: no array {key!r} (the network needs {names})")
+    for key in params:
+        if key not in expected:
+            raise SymbackpropError(
+                f"{source}: unexpected array {key!r} (the network needs {names})"
+            )
+    copy: Params = {}
+    for key, want in expected.items():
+        value = np.asarray(params[key])
+        if value.shape != want.shape:
+            raise SymbackpropError(
+                f"{source}: {key} has shape {value.shape}, but the network needs {want.shape}"
+            )
+        if not (np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating)):
+            raise SymbackpropError(f"{source}: {key} holds {value.dtype} values, expected numbers")
+        copy[key] = value.astype(np.float64, copy=True)
+        if not np.all(np.isfinite(copy[key])):
+            raise SymbackpropError(f"{source}: {key} holds NaN or infinite values")
+    return copy
+
+
+def evaluate(network: Network, params: Params, X: np.ndarray, Y: np.ndarray) -> Metrics:
+    """Loss, and accuracy (softmax: argmax; sigmoid with 0/1 targets: output > 0.5) or errors."""
+    module = module_for(network)
+    output = module.predict(params, X)
+    value = float(module.loss(params, X, Y))
+    Y = np.asarray(Y, dtype=np.float64).reshape(output.shape)
+    output_activation = network.layers[-1].activation
+    if output_activation.is_softmax:
+        right = np.argmax(output, axis=1) == np.argmax(Y, axis=1)
+    elif (
+        output_activation.builtin
+        and output_activation.name == "sigmoid"
+        and np.all((Y == 0) | (Y == 1))
+    ):
+        right = (output > 0.5) == (Y == 1)  # one output: per sample; several: per unit
+    else:
+        error = output - Y
+        mae = float(np.mean(np.abs(error)))
+        rmse = float(np.sqrt(np.mean(error**2)))
+        return Metrics(value, "regression", mae=mae, rmse=rmse)
+    correct, total = int(np.sum(right)), int(right.size)
+    return Metrics(value, "classification", correct / total, correct, total)
+
+
+def load_params(path: str, network: Network) -> Params:
+    """Parameters saved by --save, checked against the network's keys and shapes."""
+    shown = display_path(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SymbackpropError(f"{shown}: no such file") from None
+    except IsADirectoryError:
+        raise SymbackpropError(f"{shown}: is a directory, expected an .npz file") from None
+    except OSError as err:
+        raise SymbackpropError(f"{shown}: cannot read ({err.strerror or 'error'})") from None
+    except ValueError:
+        raise SymbackpropError(f"{shown}: not a usable file name") from None
+    arrays = read_npz(raw, shown)
+    return check_params(arrays, module_for(network).init_params(seed=0), shown)
+
+
+def save_params(path: str, params: Params) -> None:
+    """Write params as an .npz archive, atomically (a temporary file, then a rename)."""
+    arrays: dict[str, Any] = dict(params)  # savez's keywords are array names
+    _write_binary(path, lambda handle: np.savez(handle, **arrays))
+
+
+def save_plot(path: str, history: list[float], title: str, ylabel: str) -> None:
+    """Loss per epoch as a PNG of PLOT_SIZE * PLOT_DPI pixels, written atomically."""
+    figure_class, canvas_class = _matplotlib()
+    figure = figure_class(figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    canvas_class(figure)
+    axes = figure.add_subplot()
+    epochs = np.arange(1, len(history) + 1)
+    axes.plot(epochs, history, marker="." if len(history) <= 50 else None)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    _write_binary(path, lambda handle: figure.savefig(handle, format="png", dpi=PLOT_DPI))
+
+
+def _matplotlib() -> tuple[Any, Any]:
+    """matplotlib's Figure and Agg canvas, imported only when a plot is asked for."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise SymbackpropError(PLOT_HINT) from None
+    return Figure, FigureCanvasAgg
+
+
+def _write_binary(path: str, write: Callable[[IO[bytes]], object]) -> None:
+    """Render bytes through `write` in memory, then write them atomically to `path`."""
+    _check_writable(path)
+    buffer = io.BytesIO()
+    write(buffer)
+    write_atomic(path, buffer.getvalue())
+
+
+def _check_writable(path: str) -> None:
+    """Refuse, before any training, an output path that cannot be a new or replaced file."""
+    shown = display_path(path)
+    if not path or path.endswith(("/", os.sep)):
+        raise SymbackpropError(f"{shown or 'the output file name'}: expected a file name")
+    target = Path(path)
+    try:
+        if target.is_dir():
+            raise SymbackpropError(f"{shown}: is a directory, expected a file name")
+        folder = target.resolve().parent
+        if not folder.is_dir():
+            raise SymbackpropError(f"{shown}: the folder {display_path(folder)} does not exist")
+    except (OSError, ValueError):
+        raise SymbackpropError(f"{shown}: not a usable file name") from None
+
+
+class ProgressBar:
+    """`epoch 37/100 [#####.....] loss 0.1234` redrawn in place on a terminal, at most 10/s."""
+
+    def __init__(self, epochs: int, stream: IO[str]) -> None:
+        self.epochs, self.stream = epochs, stream
+        self.last = -math.inf
+
+    def __call__(self, epoch: int, value: float) -> None:
+        now = time.monotonic()
+        done = epoch + 1
+        if done < self.epochs and now - self.last < _BAR_INTERVAL_S:
+            return
+        self.last = now
+        filled = _BAR_WIDTH * done // self.epochs
+        bar = "#" * filled + "." * (_BAR_WIDTH - filled)
+        width = len(str(self.epochs))
+        self.stream.write(f"\repoch {done:>{width}}/{self.epochs} [{bar}] loss {value:.6g}  ")
+        if done == self.epochs:
+            self.close()
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line (once), so that what follows starts on a line of its own."""
+        if self.last > -math.inf:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.last = -math.inf
+
+
+# ---------------------------------------------------------------- the command
+
+
+def register(commands: Any) -> None:
+    """Add the `train` subcommand to the CLI's subparsers."""
+    description = (
+        "Generate the NumPy module for SPEC in memory and train it by gradient descent: full "
+        "batch (GD) without --batch-size, SGD with --batch-size 1, minibatches (gradient "
+        "averaged over the batch) otherwise. Prints the final loss, and the accuracy (softmax: "
+        "argmax; sigmoid outputs with 0/1 targets: output > 0.5, per unit when there are "
+        "several) or else the mean absolute error and RMSE. A progress bar is drawn on stderr "
+        "when it is a terminal."
+    )
+    data_help = (
+        "DATA: a CSV file (input columns, then target columns; an optional header row, "
+        "recognised by having no numbers), an .npz file with arrays X and Y, or a bundled data "
+        f"set: {', '.join(bundled())}. For a softmax classifier the targets may instead be one "
+        "column (or an NPZ vector Y) of integer class labels 0..K-1, which are one-hot encoded."
+    )
+    parser = commands.add_parser(
+        "train",
+        help="train a spec's generated NumPy module on a CSV or NPZ data set",
+        description=textwrap.fill(description, _HELP_WIDTH),
+        epilog=f"{textwrap.fill(data_help, _HELP_WIDTH)}\n\n"
+        "Examples:\n  symbackprop train single_neuron --data separable\n"
+        "  symbackprop train single_neuron --data separable --batch-size 1 --epochs 20\n"
+        "  symbackprop train classifier --data two_class --epochs 300 --batch-size 20 \\\n"
+        "      --plot loss.png --save params.npz",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("spec", help="a TOML spec file, or the name of a bundled example")
+    parser.add_argument(
+        "--data", required=True, metavar="FILE", help="CSV or NPZ file, or a bundled data set"
+    )
+    parser.add_argument("--lr", type=float, default=0.5, help="learning rate η (default 0.5)")
+    parser.add_argument("--epochs", type=int, default=100, help="passes over the data (100)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        help="samples per update: omit for full batch, 1 for SGD, N for minibatches",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the initial weights and the shuffling (0)"
+    )
+    parser.add_argument("--plot", metavar="FILE.png", help="plot the loss per epoch (matplotlib)")
+    parser.add_argument("--save", metavar="FILE.npz", help="write the trained parameters")
+    parser.add_argument("--init", metavar="FILE.npz", help="start from parameters saved by --save")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `symbackprop train`; returns the exit status (errors raise SymbackpropError)."""
+    network = load_spec(args.spec)
+    if args.plot:
+        _matplotlib()  # fail before training, not after it
+        _check_writable(args.plot)
+    if args.save:
+        _check_writable(args.save)
+    X, Y = load_data(args.data, network)
+    init = load_params(args.init, network) if args.init else None
+    progress = ProgressBar(args.epochs, sys.stderr) if sys.stderr.isatty() else None
+    try:
+        result = train_network(
+            network,
+            X,
+            Y,
+            lr=args.lr,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            init=init,
+            callback=progress,
+        )
+    except (SymbackpropError, KeyboardInterrupt):
+        if progress is not None:
+            progress.close()
+        raise
+    rows = f"{len(X)} row{'s' * (len(X) != 1)}"
+    start = f", from {display_path(args.init)}" if args.init else ""
+    epochs = f"{args.epochs} epoch{'s' * (args.epochs != 1)}"
+    print(
+        f"{network.name}: {rows}, {epochs}, {result.mode}, lr {args.lr:g}, seed {args.seed}{start}"
+    )
+    print(f"final loss {result.metrics.loss:.6g} (first epoch {result.history[0]:.6g})")
+    print(describe(result.metrics))
+    if args.save:
+        save_params(args.save, result.params)
+        print(f"wrote {display_path(args.save)}")
+    if args.plot:
+        title = f"{network.name}: lr {args.lr:g}, {result.mode}"
+        save_plot(args.plot, result.history, title, f"mean loss ({network.loss.name})")
+        print(f"wrote {display_path(args.plot)}")
+    return 0
+
+
+def describe(metrics: Metrics) -> str:
+    """The metrics line the command prints."""
+    if metrics.kind == "classification" and metrics.accuracy is not None:
+        return f"accuracy {100 * metrics.accuracy:.1f}% ({metrics.correct} of {metrics.total})"
+    return f"mean absolute error {metrics.mae:.6g}, RMSE {metrics.rmse:.6g}"
