@@ -177,7 +177,6 @@ def loss_rule(loss: Loss, output: ActivationRule) -> LossRule:
     if output.jacobian is not None:
         per_unit = output.jacobian.xreplace({i: k}) * dE_da.xreplace({j: k})
         delta, summed = _contract(per_unit.xreplace({k: i}))
-        product: Expr = Sum(per_unit.xreplace({k: i}), (i, 1, Width(l_sym)))
         targets_sum_to_one = loss.builtin and loss.name == "cross_entropy"
         if targets_sum_to_one:
             delta = _tidy(delta.xreplace({Sum(Target(i), (i, 1, Width(l_sym))): Integer(1)}))
@@ -228,8 +227,9 @@ def _in_range(expr: Expr) -> Expr:
 
 
 def _tidy_sums(expr: Expr) -> Expr:
+    """`_tidy` for an expression, or for the summands of the sums it contains."""
     sums = {s: Sum(_tidy(s.function), *s.limits) for s in expr.atoms(Sum)}
-    return _tidy(expr.xreplace(sums)) if not sums else expr.xreplace(sums)
+    return expr.xreplace(sums) if sums else _tidy(expr)
 
 
 def _cost(expr: Expr) -> tuple[int, int, int]:
