@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
-from . import gd, train
+from . import gd, train, verify
 from ._version import __version__
 from .codegen import generate, write_module
 from .derive import derive
@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 
     gd.register(commands)
     train.register(commands)
+    verify.register(commands)
 
     commands.add_parser(
         "examples",
