@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import jinja2
 
+from .files import display_path
 from .ir import ActivationRule, Derivation, Equation
 from .naming import tag
 from .printing.latex import latex, tex_escape
@@ -66,7 +67,14 @@ def environment(style: Literal["document", "python"] = "document") -> jinja2.Env
         autoescape=False,
     )
     env.filters["tex"] = tex_escape
+    env.filters["plain"] = plain_text
     return env
+
+
+def plain_text(text: str) -> str:
+    """A name from outside (a spec path) for text and Markdown: control characters escaped, and
+    no `--`, so it cannot end the HTML comment it sits in or send terminal escape codes."""
+    return display_path(text).replace("--", "-\N{ZERO WIDTH SPACE}-")
 
 
 def render(derivation: Derivation, fmt: Format) -> str:
