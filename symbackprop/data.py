@@ -16,6 +16,7 @@ import io
 import math
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -316,13 +317,30 @@ def read_npz(raw: bytes, source: str) -> dict[str, np.ndarray]:
     """Every array of an .npz archive, without unpickling anything."""
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as err:
-        raise SymbackpropError(f"{source}: not a readable .npz archive ({err})") from None
-    except ValueError:
+            arrays = {key: archive[key] for key in archive.files}
+    except ValueError as err:
+        if "allow_pickle" not in str(err):  # a damaged .npy header
+            message = " ".join(str(err).split())
+            raise SymbackpropError(f"{source}: not a readable .npz archive ({message})") from None
         raise SymbackpropError(
             f"{source}: holds Python objects (pickles), which are not loaded; save numeric arrays"
         ) from None
+    # zipfile: NotImplementedError (version, method), RuntimeError (encrypted), zlib.error
+    except (
+        zipfile.BadZipFile,
+        EOFError,
+        OSError,
+        KeyError,
+        NotImplementedError,
+        RuntimeError,
+        zlib.error,
+    ) as err:
+        message = " ".join(str(err).split())
+        raise SymbackpropError(f"{source}: not a readable .npz archive ({message})") from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # a member that is not .npy data comes back as bytes
+            raise SymbackpropError(f"{source}: {key!r} is not a NumPy array (.npy) in the archive")
+    return arrays
 
 
 def _finite(array: np.ndarray, key: str, source: str) -> np.ndarray:

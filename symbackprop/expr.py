@@ -9,6 +9,7 @@ import ast
 import difflib
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
@@ -193,7 +194,9 @@ class _Parser:
         self.shift = len(text) - len(body)
         self.line_starts = [0, *(m.end() for m in _NEWLINE.finditer(body))]
         try:
-            tree = ast.parse(body, mode="eval")
+            with warnings.catch_warnings():  # "1if x else 2" warns on stderr; the error is ours
+                warnings.simplefilter("ignore", SyntaxWarning)
+                tree = ast.parse(body, mode="eval")
         except SyntaxError as exc:
             raise self.syntax_error(exc) from None
         except UnicodeError as exc:

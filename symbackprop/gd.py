@@ -13,6 +13,7 @@ import math
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,7 +190,9 @@ def find_variables(expr_text: str) -> tuple[str, ...]:
     if len(expr_text) > MAX_LENGTH:
         return ()
     try:
-        tree = ast.parse(body, mode="eval")
+        with warnings.catch_warnings():  # no SyntaxWarning on stderr for "1if x else 2"
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(body, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return ()
     called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}

@@ -485,6 +485,10 @@ def load_spec_text(text: str, source: str = "<string>") -> Network:
                 f"{source}:{line}:{col}: invalid TOML: {match['msg']} (at the end of the file)"
             ) from None
         raise SpecError(f"{source}: invalid TOML: {message}") from None
+    except RecursionError:
+        raise SpecError(f"{source}: invalid TOML: arrays or tables nested too deeply") from None
+    except ValueError:  # tomllib's int() of more than 4300 digits
+        raise SpecError(f"{source}: invalid TOML: a number too long to read") from None
     return network_from_dict(data, source)
 
 
