@@ -18,6 +18,8 @@ from typing import Any
 import sympy
 from sympy import Expr, Symbol
 
+from .errors import SymbackpropError
+
 MAX_LENGTH = 1000
 MAX_DEPTH = 60
 MAX_INT_DIGITS = 30
@@ -93,7 +95,7 @@ _NODE_ERRORS: dict[type[ast.AST], str] = {
 }
 
 
-class ExprError(ValueError):
+class ExprError(SymbackpropError, ValueError):
     """A rejected user expression; `column` is the 0-based offset of the problem, or None."""
 
     def __init__(self, message: str, text: str, column: int | None = None) -> None:
