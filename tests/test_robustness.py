@@ -40,6 +40,7 @@ import pytest
 import symbackprop
 from symbackprop import cli, derive
 from symbackprop.codegen import generate
+from symbackprop.gradcheck import load_module
 from symbackprop.render import Format
 from symbackprop.spec import _example_text, examples, load_spec_text
 from tests.test_latex import compile_tex, needs_pdflatex
@@ -445,6 +446,7 @@ _PRINT_ALL = r"""
 import json, sys
 import symbackprop
 from symbackprop.codegen import generate
+from symbackprop.gradcheck import load_module
 from symbackprop.render import Format
 from symbackprop.spec import load_spec
 out = []
@@ -486,3 +488,30 @@ def test_unbounded_activations_overflow_only_where_the_square_does() -> None:
     _strict_run(module, params, X * 1e154, Y)
     with np.errstate(over="ignore", invalid="ignore"):
         assert module.loss(params, X * 1e155, Y) == np.inf
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("target", [0, 1])
+def test_an_infinite_softmax_logit_gives_no_nan(dtype: type, target: int) -> None:
+    """An overflowing output matmul (+inf logit) still gives a finite loss and gradients."""
+    net = load_spec_text(_example_text("classifier"), "classifier.toml")
+    module = load_module(symbackprop.generate(net).source, "classifier")
+    params = module.init_params(seed=0, dtype=dtype)
+    params["W1"][:] = 1.0  # every hidden unit saturates at tanh = 1
+    params["W2"][0] = np.finfo(dtype).max  # z_1 = 8 * max = +inf
+    params["W2"][1] = 0.0
+    X = np.full((3, 2), 50.0, dtype=dtype)
+    Y = np.eye(2, dtype=dtype)[[target] * 3]
+    with np.errstate(invalid="raise"):
+        output, cache = module.forward(params, X)
+        assert np.isposinf(cache["z2"][:, 0]).all()
+        value = module.loss(params, X, Y)
+        grads = module.gradients(params, X, Y)
+        stepped = {key: array.copy() for key, array in params.items()}
+        module.sgd_step(stepped, X, Y, 0.1)
+    np.testing.assert_array_equal(output, np.array([[1.0, 0.0]] * 3, dtype=dtype))
+    # target 0 has probability 1 (loss 0: the 0 * log 0 terms count as 0); target 1 has
+    # probability exactly 0, so its cross-entropy is genuinely +inf, never NaN
+    assert value == (0.0 if target == 0 else np.inf)
+    assert all(np.isfinite(g).all() for g in grads.values())
+    assert all(np.isfinite(p).all() for key, p in stepped.items() if key != "W2")
