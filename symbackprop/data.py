@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SymbackpropError
-from .files import display_path
+from .files import display_path, read_bounded
 from .spec import Network
 
 #: CSV files larger than this are refused before they are parsed.
@@ -121,21 +121,12 @@ def load_data(path_or_name: str | Path, network: Network) -> Dataset:
     if not exists and str(path_or_name) in BUNDLED:
         text = _bundled_text(str(path_or_name))
         return parse_csv(text, network, f"{path_or_name} (bundled data set)")
-    try:
-        with file.open("rb") as handle:
-            raw = handle.read(MAX_DATA_BYTES + 1)
-    except FileNotFoundError:
-        raise SymbackpropError(
-            f"{shown}: no such file (bundled data sets, usable by name: {', '.join(bundled())})"
-        ) from None
-    except IsADirectoryError:
-        raise SymbackpropError(f"{shown}: is a directory, expected a CSV or NPZ file") from None
-    except OSError as err:
-        raise SymbackpropError(f"{shown}: cannot read ({err.strerror or 'error'})") from None
-    except ValueError:
-        raise SymbackpropError(f"{shown}: not a usable file name") from None
-    if len(raw) > MAX_DATA_BYTES:
-        raise SymbackpropError(f"{shown}: too large (limit {MAX_DATA_BYTES} bytes)")
+    raw = read_bounded(
+        file,
+        MAX_DATA_BYTES,
+        expected="a CSV or NPZ file",
+        known=f"bundled data sets, usable by name: {', '.join(bundled())}",
+    )
     if raw.startswith(_ZIP_MAGIC):
         return parse_npz(raw, network, shown)
     if not raw.strip():

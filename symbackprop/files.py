@@ -23,6 +23,33 @@ def display_path(path: str | os.PathLike[str]) -> str:
     return text
 
 
+def read_bounded(
+    path: str | Path,
+    limit: int,
+    *,
+    expected: str,
+    known: str,
+    error: type[SymbackpropError] = SymbackpropError,
+) -> bytes:
+    """A file's bytes, refusing more than `limit` of them (so /dev/zero cannot hang a run), with
+    one-line errors; `expected` names the kind of file, `known` the bundled names to offer."""
+    shown = display_path(path)
+    try:
+        with Path(path).open("rb") as handle:
+            raw = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise error(f"{shown}: no such file ({known})") from None
+    except IsADirectoryError:
+        raise error(f"{shown}: is a directory, expected {expected}") from None
+    except OSError as err:
+        raise error(f"{shown}: cannot read ({err.strerror or 'error'})") from None
+    except ValueError:
+        raise error(f"{shown}: not a usable file name") from None
+    if len(raw) > limit:
+        raise error(f"{shown}: too large for {expected} (limit {limit} bytes)")
+    return raw
+
+
 def write_atomic(path: str | Path, content: str | bytes) -> None:
     """Write `content` (text as UTF-8, or bytes) to `path` so that a failure leaves any existing
     file untouched.

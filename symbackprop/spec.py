@@ -22,7 +22,7 @@ import sympy
 from . import library
 from .errors import SpecError
 from .expr import ExprError, parse_expression
-from .files import display_path
+from .files import display_path, read_bounded
 from .library import A, Activation, Loss, Y, Z
 
 MAX_LAYERS = 1024
@@ -444,21 +444,13 @@ def load_spec(path: str | Path) -> Network:
         exists = False
     if not exists and str(path) in examples():
         return load_spec_text(_example_text(str(path)), f"{path} (bundled example)")
-    try:
-        with file.open("rb") as handle:
-            raw = handle.read(MAX_SPEC_BYTES + 1)
-    except FileNotFoundError:
-        raise SpecError(
-            f"{shown}: no such file (bundled examples, usable by name: {', '.join(examples())})"
-        ) from None
-    except IsADirectoryError:
-        raise SpecError(f"{shown}: is a directory, expected a TOML file") from None
-    except OSError as err:
-        raise SpecError(f"{shown}: cannot read ({err.strerror or 'error'})") from None
-    except ValueError:
-        raise SpecError(f"{shown}: not a usable file name") from None
-    if len(raw) > MAX_SPEC_BYTES:
-        raise SpecError(f"{shown}: too large for a spec (limit {MAX_SPEC_BYTES} bytes)")
+    raw = read_bounded(
+        file,
+        MAX_SPEC_BYTES,
+        expected="a TOML spec",
+        known=f"bundled examples, usable by name: {', '.join(examples())}",
+        error=SpecError,
+    )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
