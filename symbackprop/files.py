@@ -28,7 +28,7 @@ def read_bounded(
     limit: int,
     *,
     expected: str,
-    known: str,
+    known: str | None = None,
     error: type[SymbackpropError] = SymbackpropError,
 ) -> bytes:
     """A file's bytes, refusing more than `limit` of them (so /dev/zero cannot hang a run), with
@@ -38,7 +38,8 @@ def read_bounded(
         with Path(path).open("rb") as handle:
             raw = handle.read(limit + 1)
     except FileNotFoundError:
-        raise error(f"{shown}: no such file ({known})") from None
+        hint = f" ({known})" if known else ""
+        raise error(f"{shown}: no such file{hint}") from None
     except IsADirectoryError:
         raise error(f"{shown}: is a directory, expected {expected}") from None
     except OSError as err:

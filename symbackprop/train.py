@@ -23,9 +23,9 @@ from typing import IO, Any, Literal
 import numpy as np
 
 from .codegen import generate
-from .data import bundled, load_data, read_npz
+from .data import MAX_DATA_BYTES, bundled, load_data, read_npz
 from .errors import SymbackpropError
-from .files import display_path, write_atomic
+from .files import display_path, read_bounded, write_atomic
 from .gradcheck import load_module
 from .spec import Network, load_spec
 
@@ -215,16 +215,7 @@ def evaluate(network: Network, params: Params, X: np.ndarray, Y: np.ndarray) -> 
 def load_params(path: str, network: Network) -> Params:
     """Parameters saved by --save, checked against the network's keys and shapes."""
     shown = display_path(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise SymbackpropError(f"{shown}: no such file") from None
-    except IsADirectoryError:
-        raise SymbackpropError(f"{shown}: is a directory, expected an .npz file") from None
-    except OSError as err:
-        raise SymbackpropError(f"{shown}: cannot read ({err.strerror or 'error'})") from None
-    except ValueError:
-        raise SymbackpropError(f"{shown}: not a usable file name") from None
+    raw = read_bounded(path, MAX_DATA_BYTES, expected="an .npz file")
     arrays = read_npz(raw, shown)
     return check_params(arrays, module_for(network).init_params(seed=0), shown)
 

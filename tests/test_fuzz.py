@@ -11,7 +11,6 @@ import math
 import random
 import tempfile
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from .fuzz_figures import (
     EXPR_TOKENS,
     EXTREMES,
     LATEX_TOKENS,
+    TARGETS,
     VALID_DICT,
     VALID_SPEC,
     call_data,
@@ -225,16 +225,6 @@ def test_npz(found: dict[str, Any], seed: int, broken: bool, compressed: bool, s
 
 
 # ---------------------------------------------------------------- fixed hostile inputs
-
-
-TARGETS: dict[str, Callable[[Any], object]] = {
-    "spec (TOML)": call_spec,
-    "expression": call_expr,
-    "gd": call_gd,
-    "verify (LaTeX)": call_latex,
-    "data (CSV)": call_data,
-    "data (NPZ)": call_npz,
-}
 
 
 @pytest.mark.parametrize(
