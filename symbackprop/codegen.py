@@ -143,8 +143,21 @@ def _vector(expr: Expr, layer: int) -> Expr:
     return expr.xreplace({Z: Pre(layer), A: Act(layer), Y: Target()})
 
 
-def _fast_path(derivation: Derivation) -> list[dict[str, Any]]:
-    """Per layer, the in-place statements of the training step's hot path (sgd_step)."""
+def _mentions(lines: list[str], name: str) -> list[int]:
+    """Indices of the statements that mention the array `name`."""
+    pattern = re.compile(rf"\b{name}\b")
+    return [i for i, line in enumerate(lines) if pattern.search(line)]
+
+
+def _fast_path(
+    derivation: Derivation, loss_lines: list[str], loss_reads_z: bool
+) -> list[dict[str, Any]]:
+    """Per layer, the in-place statements of the training step's hot path (sgd_step).
+
+    `loss_lines` compute the output layer's per-unit loss (from log a computed from z when
+    `loss_reads_z`); a layer's activation overwrites z in its own buffer when nothing after the
+    first forward statement reads z again.
+    """
     depth = derivation.network.depth
     layers = []
     for ld in derivation.layers:
@@ -165,6 +178,7 @@ def _fast_path(derivation: Derivation) -> list[dict[str, Any]]:
             coeff, rest = delta.final.args[0].as_coeff_Mul()
             info["delta"], used = inplace_code(rest, f"delta{number}", f"s{number}_")
             info["scale"] = "lr / n" if coeff == 1 else f"{numpy_code(coeff)} * lr / n"
+            later = info["delta"] + loss_lines + ([f"z{number}"] if loss_reads_z else [])
         else:
             sigma = ld.rule.derivative
             assert sigma is not None
@@ -173,6 +187,15 @@ def _fast_path(derivation: Derivation) -> list[dict[str, Any]]:
                 if sigma == 1
                 else inplace_code(_vector(sigma, number), f"t{number}", f"s{number}_")
             )
+            later = info["sigma"]
+        info["in_place"] = (
+            not info["identity"]
+            and not info["softmax"]
+            and set(_mentions(info["forward"], f"z{number}")) <= {0}
+            and not _mentions(later, f"z{number}")
+        )
+        info["keep_z"] = not (info["identity"] or info["in_place"])
+        info["alias_z"] = info["identity"] and bool(_mentions(later, f"z{number}"))
         info["scratch"] = list(range(1, max(scratch, used) + 1))
         info["comments"] = {
             kind: _comment(eq)
@@ -181,6 +204,17 @@ def _fast_path(derivation: Derivation) -> list[dict[str, Any]]:
         }
         layers.append(info)
     return layers
+
+
+def _shared(fast: list[dict[str, Any]]) -> dict[str, int]:
+    """Sizes of the flat arrays that sgd_step's buffers of the same role share, per sample."""
+    return {
+        "odd": max((f["units"] for f in fast if f["n"] % 2), default=0),
+        "even": max((f["units"] for f in fast if not f["n"] % 2), default=0),
+        "slope": max((f["units"] for f in fast if f["sigma"]), default=0),
+        "grad": max(f["units"] * f["fan_in"] for f in fast),
+        "grad_b": max(f["units"] for f in fast),
+    }
 
 
 def _context(derivation: Derivation) -> dict[str, Any]:
@@ -200,11 +234,23 @@ def _context(derivation: Derivation) -> dict[str, Any]:
                 "forward": None if act.expr is None else numpy_code(_vector(act.expr, ld.number)),
             }
         )
-    fast = _fast_path(derivation)
     log_a, log_1ma = sympy.Symbol(f"log_a{depth}"), sympy.Symbol(f"log_1ma{depth}")
     per_unit = _vector(net.loss.expr, depth).xreplace(
         {sympy.log(Act(depth)): log_a, sympy.log(1 - Act(depth)): log_1ma}
     )
+    output = derivation.layers[-1].rule
+    output_kind = (
+        "softmax"
+        if output.activation.is_softmax
+        else (
+            "sigmoid" if output.activation.name == "sigmoid" and output.activation.builtin else ""
+        )
+    )
+    loss_lines, loss_scratch = inplace_code(per_unit, "terms", f"s{depth}_")
+    logs_from_z = output_kind == "sigmoid" and per_unit.has(log_a, log_1ma)
+    fast = _fast_path(derivation, loss_lines, logs_from_z)
+    top = fast[-1]
+    top["scratch"] = list(range(1, max(len(top["scratch"]), loss_scratch) + 1))
     backward = []
     fetched: set[str] = set()
     for ld in reversed(derivation.layers):
@@ -231,7 +277,6 @@ def _context(derivation: Derivation) -> dict[str, Any]:
                 "db": steps[2],
             }
         )
-    output = derivation.layers[-1].rule
     return {
         "name": net.name,
         "sizes": list(net.sizes),
@@ -244,11 +289,9 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         "loss_comment": f"E = {text(net.loss.expr)} per output unit, summed over the units",
         "uses_log_a": per_unit.has(log_a),
         "uses_log_1ma": per_unit.has(log_1ma),
-        "output_kind": "softmax"
-        if output.activation.is_softmax
-        else (
-            "sigmoid" if output.activation.name == "sigmoid" and output.activation.builtin else ""
-        ),
+        "output_kind": output_kind,
         "backward": backward,
         "fast": fast,
+        "shared": _shared(fast),
+        "loss_lines": loss_lines,
     }

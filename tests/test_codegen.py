@@ -668,7 +668,9 @@ def _run_saturated(kind: str, dtype: type) -> None:
         z = cache[f"z{layer}"].astype(np.float64)
         assert z.max() >= 500 and z.min() <= -500, (layer, z)
     assert type(value) is float and type(step_value) is float
-    assert np.isfinite(value) and value == step_value
+    # the same mean, summed in another order by the in-place path: equal to the dtype's rounding
+    rel = 4 * float(np.finfo(dtype).eps)
+    assert np.isfinite(value) and value == pytest.approx(step_value, rel=rel)
     arrays = {"out": out, "predict": predicted, **cache, **grads}
     arrays.update({f"stepped {k}": v for k, v in stepped.items()})
     for key, array in arrays.items():
@@ -920,6 +922,8 @@ def test_string_constants_carry_no_spec_text(case: str) -> None:
                 if isinstance(part, ast.Constant):
                     assert _ALLOWED_FSTRING_TEXT.fullmatch(part.value), part.value
     names = {layer.activation.name for layer in net.layers} | {net.loss.name, net.name}
+    # sgd_step's buffers that are not named array + layer number
+    names |= {"ones", "shifted", "terms", f"log_a{net.depth}", f"log_1ma{net.depth}"}
     for node in ast.walk(tree):
         if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
             continue
