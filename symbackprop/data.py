@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -311,8 +312,7 @@ def read_npz(raw: bytes, source: str) -> dict[str, np.ndarray]:
             arrays = {key: archive[key] for key in archive.files}
     except ValueError as err:
         if "allow_pickle" not in str(err):  # a damaged .npy header
-            message = " ".join(str(err).split())
-            raise SymbackpropError(f"{source}: not a readable .npz archive ({message})") from None
+            raise SymbackpropError(_unreadable(source, err)) from None
         raise SymbackpropError(
             f"{source}: holds Python objects (pickles), which are not loaded; save numeric arrays"
         ) from None
@@ -326,12 +326,38 @@ def read_npz(raw: bytes, source: str) -> dict[str, np.ndarray]:
         RuntimeError,
         zlib.error,
     ) as err:
-        message = " ".join(str(err).split())
-        raise SymbackpropError(f"{source}: not a readable .npz archive ({message})") from None
+        raise SymbackpropError(_unreadable(source, err)) from None
     for key, value in arrays.items():
         if not isinstance(value, np.ndarray):  # a member that is not .npy data comes back as bytes
             raise SymbackpropError(f"{source}: {key!r} is not a NumPy array (.npy) in the archive")
     return arrays
+
+
+def _unreadable(source: str, err: Exception) -> str:
+    """The message for an archive numpy cannot open, with the reason in plain words."""
+    if isinstance(err, zipfile.BadZipFile) and "not a zip file" in str(err):
+        reason = "it is not a zip archive"
+    elif "encrypt" in str(err) or "password" in str(err):
+        reason = "it is encrypted"
+    elif isinstance(err, NotImplementedError):
+        reason = "it uses a zip feature NumPy cannot read"
+    else:
+        reason = "it is damaged or cut short"
+    return f"{source}: not a readable .npz archive ({reason}); write it again with numpy.savez"
+
+
+def describe_dtype(dtype: np.dtype[Any]) -> str:
+    """What an array holds, in words: 'text', 'complex numbers', or the NumPy type name."""
+    kinds = {
+        "U": "text",
+        "S": "bytes",
+        "c": "complex numbers",
+        "M": "dates",
+        "m": "time spans",
+        "V": "records",
+        "O": "Python objects",
+    }
+    return kinds.get(dtype.kind, f"{dtype} values")
 
 
 def _finite(array: np.ndarray, key: str, source: str) -> np.ndarray:
@@ -341,7 +367,8 @@ def _finite(array: np.ndarray, key: str, source: str) -> np.ndarray:
         or np.issubdtype(array.dtype, np.integer)
         or np.issubdtype(array.dtype, np.floating)
     ):
-        raise SymbackpropError(f"{source}: {key} holds {array.dtype} values, expected numbers")
+        kind = describe_dtype(array.dtype)
+        raise SymbackpropError(f"{source}: {key} holds {kind}, expected numbers")
     values = array.astype(np.float64)
     bad = np.argwhere(~np.isfinite(values))
     if len(bad):

@@ -84,10 +84,10 @@ _NODE_ERRORS: dict[type[ast.AST], str] = {
     ast.BoolOp: "'and' and 'or' are not allowed",
     ast.NamedExpr: "assignment (':=') is not allowed",
     ast.Starred: "'*' unpacking is not allowed",
-    ast.List: "lists are not allowed",
+    ast.List: "square brackets [...] are not allowed",
     ast.Tuple: "commas are only allowed between function arguments",
-    ast.Set: "sets are not allowed",
-    ast.Dict: "dicts are not allowed",
+    ast.Set: "braces {...} are not allowed",
+    ast.Dict: "braces {...} are not allowed",
     ast.JoinedStr: "strings are not allowed",
     ast.Await: "'await' is not allowed",
     ast.Yield: "'yield' is not allowed",
@@ -214,8 +214,8 @@ class _Parser:
         return result
 
     def error(self, message: str, column: int | None, detail: str = "") -> ExprError:
-        """An ExprError reading 'message at column N; detail'."""
-        where = "" if column is None else f" at column {column}"
+        """An ExprError reading 'message at column N; detail', N counted from 1."""
+        where = "" if column is None else f" at column {column + 1}"
         return ExprError(f"{message}{where}{'; ' if detail else ''}{detail}", self.text, column)
 
     def syntax_error(self, exc: SyntaxError) -> ExprError:

@@ -22,6 +22,7 @@ from typing import Any, Literal, TextIO
 import sympy
 from sympy import Dummy, Expr, Symbol
 
+from .arguments import number_arg, paragraph, whole_number_arg
 from .errors import SymbackpropError
 from .expr import FUNCTIONS, MAX_LENGTH, ExprError, parse_expression
 from .files import display_path, write_atomic
@@ -209,7 +210,7 @@ def find_variables(expr_text: str) -> tuple[str, ...]:
             shift = len(expr_text) - len(body)
             column = shift + len(body.encode()[: node.col_offset].decode(errors="ignore"))
             err = ExprError(
-                f"'{node.id}' cannot be a variable at column {column}; variable names are "
+                f"'{node.id}' cannot be a variable at column {column + 1}; variable names are "
                 "ASCII letters, digits and _, starting with a letter",
                 expr_text,
                 column if node.lineno == 1 else None,
@@ -313,9 +314,20 @@ def _numeric(
         try:
             return tuple(map(float, compiled(*point))), ""
         except _EVALUATION_ERRORS as err:
-            return undefined, " ".join(str(err).split()) or type(err).__name__
+            return undefined, _undefined_because(err)
 
     return evaluate
+
+
+def _undefined_because(err: Exception) -> str:
+    """Why a value could not be computed, in words rather than Python's exception text."""
+    if isinstance(err, ZeroDivisionError):
+        return "a division by zero"
+    if isinstance(err, OverflowError):
+        return "a number too large for float64"
+    if isinstance(err, TypeError):
+        return "a complex number, such as a fractional power of a negative number"
+    return "a value outside the domain of a function such as log or sqrt"
 
 
 def _number(x: float) -> str:
@@ -608,12 +620,14 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "gd",
         help="run gradient descent on an expression, as in the lecture's worked example",
-        description="Differentiate EXPR with SymPy and run gradient descent w <- w - lr * df/dw "
-        "in float64, printing the iterations. Stops when the steps are used up, when |grad| < "
-        "--tol, or when it diverges (exit status 1).",
+        description=paragraph(
+            "Differentiate EXPR with SymPy and run gradient descent w <- w - lr * df/dw in "
+            "float64, printing the iterations. Stops when the steps are used up, when |grad| < "
+            "--tol, or when it diverges (exit status 1)."
+        ),
         epilog='Examples:\n  symbackprop gd "(w+5)**2" --start 3 --lr 0.02 --steps 175\n'
-        '  symbackprop gd "(w1-1)**2 + 3*(w2+2)**2" --start w1=3,w2=-1 --lr 0.1 --steps 500 '
-        "--tol 1e-8 --every 10\n"
+        '  symbackprop gd "(w1-1)**2 + 3*(w2+2)**2" --start w1=3,w2=-1 --lr 0.1 --steps 500 \\\n'
+        "      --tol 1e-8 --every 10\n"
         '  symbackprop gd "(w+5)**2" --start 3 --lr 0.02 --steps 175 --latex > worked.tex\n'
         '  symbackprop gd "(w+5)**2" --start 3 --lr 0.02 --steps 175 --plot descent.png\n'
         "Exit status: 0 done, 1 diverging, 2 bad input.",
@@ -625,10 +639,10 @@ def register(commands: Any) -> None:
         required=True,
         help="the starting point: a number (one variable) or NAME=NUMBER,... for each variable",
     )
-    parser.add_argument("--lr", type=float, required=True, help="the learning rate (eta) > 0")
+    parser.add_argument("--lr", type=number_arg, required=True, help="the learning rate (eta) > 0")
     parser.add_argument(
         "--steps",
-        type=int,
+        type=whole_number_arg,
         required=True,
         metavar="N",
         help=f"the most iterations to run (0 to {MAX_STEPS})",
@@ -636,14 +650,14 @@ def register(commands: Any) -> None:
     parser.add_argument("--var", metavar="NAME", help="the variable, when --start is a bare number")
     parser.add_argument(
         "--tol",
-        type=float,
+        type=number_arg,
         default=0.0,
         metavar="T",
         help="stop once |grad| < T (default 0: never)",
     )
     parser.add_argument(
         "--every",
-        type=int,
+        type=whole_number_arg,
         default=1,
         metavar="K",
         help="print every K-th row (the first and last always)",

@@ -183,7 +183,7 @@ def test_rejections_name_the_problem_and_column(text: str, words: list[str], col
     for word in words:
         assert word in message
     assert err.column == column
-    assert f"at column {column}" in message
+    assert f"at column {column + 1}" in message  # counted from 1 for people
     assert err.text == text
     assert err.message == message
     assert "\n" not in message

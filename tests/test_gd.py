@@ -397,7 +397,7 @@ def test_unparseable_expr_shows_the_caret(capsys: pytest.CaptureFixture[str]) ->
     )
     assert status == 2 and out == ""
     assert err.splitlines() == [
-        f"{ERROR_PREFIX}EXPR: '^' is not allowed at column 5; use ** for powers, not ^",
+        f"{ERROR_PREFIX}EXPR: '^' is not allowed at column 6; use ** for powers, not ^",
         "  (w+5)^2",
         "       ^",
     ]
@@ -451,7 +451,7 @@ def test_names_that_are_not_plain_identifiers(
     status, _, err = run_cli(capsys, "gd", expr, "--start", "1", "--lr", "0.1", "--steps", "1")
     assert status == 2
     message, _, caret = err.splitlines()
-    assert "cannot be a variable" in message and f"at column {column}" in message
+    assert "cannot be a variable" in message and f"at column {column + 1}" in message
     assert caret.index("^") == column + 2
 
 

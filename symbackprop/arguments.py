@@ -1,0 +1,35 @@
+"""Shared pieces of the command line: argument types with plain messages, and help layout."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+HELP_WIDTH = 78
+_SHOWN = 40
+
+
+def paragraph(text: str) -> str:
+    """Help prose wrapped for a terminal (the help formatter keeps layout as written)."""
+    return textwrap.fill(text, HELP_WIDTH)
+
+
+def number_arg(text: str) -> float:
+    """An argument that must be a number, such as 0.5 or 1e-3."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {_shown(text)}") from None
+
+
+def whole_number_arg(text: str) -> int:
+    """An argument that must be a whole number, such as 100."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {_shown(text)}") from None
+
+
+def _shown(text: str) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= _SHOWN else shown[: _SHOWN - 4] + "...'"
