@@ -92,9 +92,11 @@ class LayerDerivation:
         return next((eq for eq in self.view(view) if eq.kind == kind), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Derivation:
-    """Everything derived from one network: rules, general equations, per-layer equations."""
+    """Everything derived from one network: rules, general equations, per-layer equations.
+
+    Shown as text by print(), and as rendered maths in Jupyter."""
 
     network: Network
     rules: tuple[ActivationRule, ...]
@@ -118,3 +120,37 @@ class Derivation:
     @property
     def views(self) -> tuple[View, ...]:
         return VIEWS if self.has_chain_view else VIEWS[1:]
+
+    def __repr__(self) -> str:
+        net = self.network
+        sizes = _elided([str(size) for size in net.sizes], "-")
+        activations = _elided([layer.activation.name for layer in net.layers], "/")
+        return (
+            f"<Derivation of {net.name!r}: {net.depth} layer{'s' * (net.depth != 1)}, {sizes},"
+            f" {activations}, {net.loss.name}, {len(self.all_equations())} equations>"
+        )
+
+    def __str__(self) -> str:
+        """The plain-text rendering, as `symbackprop derive --format text` prints it."""
+        from .render import render  # render imports this module
+
+        return render(self, "text")
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the Markdown rendering, with $$ blocks for MathJax."""
+        from .render import render
+
+        return render(self, "markdown")
+
+    def _repr_latex_(self) -> str:
+        """Jupyter and notebook exports: LaTeX that MathJax and LaTeX itself both read."""
+        from .render import notebook_latex
+
+        return notebook_latex(self)
+
+
+def _elided(items: list[str], separator: str, keep: int = 6) -> str:
+    """`items` joined by `separator`, the middle replaced by '...' when there are many."""
+    if len(items) > keep:
+        items = [*items[: keep // 2], "...", *items[-(keep // 2) :]]
+    return separator.join(items)

@@ -17,6 +17,7 @@ from .ir import ActivationRule, Derivation, Equation
 from .naming import tag
 from .printing.latex import latex, tex_escape
 from .printing.text import text
+from .progress import Report
 
 Format = Literal["latex", "beamer", "markdown", "text"]
 FORMATS: dict[Format, str] = {
@@ -25,6 +26,8 @@ FORMATS: dict[Format, str] = {
     "markdown": "derivation/markdown.md.jinja",
     "text": "derivation/text.txt.jinja",
 }
+#: Not a --format: the LaTeX a Derivation shows in notebooks (`Derivation._repr_latex_`).
+NOTEBOOK_LATEX = "derivation/notebook.tex.jinja"
 #: File name suffixes of each format under generated/.
 SUFFIXES: dict[Format, str] = {
     "latex": ".tex",
@@ -77,19 +80,37 @@ def plain_text(text: str) -> str:
     return display_path(text).replace("--", "-\N{ZERO WIDTH SPACE}-")
 
 
-def render(derivation: Derivation, fmt: Format) -> str:
-    """The derivation as a document of the given format."""
+def render(derivation: Derivation, fmt: Format, *, progress: Report | None = None) -> str:
+    """The derivation as a document of the given format; `progress`, if given, is called as
+    progress("printing equation", done, total)."""
     show = text if fmt == "text" else latex
-    template = environment().get_template(FORMATS[fmt])
-    return template.render(**context(derivation, show))
+    return _render(derivation, FORMATS[fmt], show, progress)
 
 
-def context(derivation: Derivation, show: Any) -> dict[str, Any]:
+def notebook_latex(derivation: Derivation) -> str:
+    """The derivation as LaTeX that both MathJax (Jupyter) and a LaTeX document body accept:
+    prose, inline $...$ and align* blocks; no preamble, no macros of its own."""
+    return _render(derivation, NOTEBOOK_LATEX, latex, None)
+
+
+def _render(derivation: Derivation, template: str, show: Any, progress: Report | None) -> str:
+    context_ = context(derivation, show, progress)
+    return environment().get_template(template).render(**context_)
+
+
+def context(derivation: Derivation, show: Any, progress: Report | None = None) -> dict[str, Any]:
     """The template context: strings only, printed by `show` (LaTeX or text)."""
     net = derivation.network
+    total = len(derivation.all_equations())
+    printed = 0
 
     def eq(e: Equation) -> dict[str, Any]:
-        return {"tag": tag(e), "kind": e.kind, "lhs": show(e.lhs), "rhs": [show(r) for r in e.rhs]}
+        nonlocal printed
+        shown = {"tag": tag(e), "kind": e.kind, "lhs": show(e.lhs), "rhs": [show(r) for r in e.rhs]}
+        printed += 1
+        if progress is not None:
+            progress("printing equation", printed, total)
+        return shown
 
     layers = []
     for ld in derivation.layers:
