@@ -39,6 +39,7 @@ from .notation import (
     k,
     l_sym,
 )
+from .progress import Report
 from .spec import Network
 
 L_OUT = sympy.Symbol("L", integer=True, positive=True)
@@ -46,8 +47,11 @@ _PROBES = (-2.3, -0.71, 0.37, 1.13, 2.9)
 _PIECEWISE_KINDS = (sympy.Abs, sympy.Max, sympy.Min, Piecewise, Heaviside, sympy.sign)
 
 
-def derive(network: Network) -> Derivation:
-    """Derive every layer's partial derivatives of E for `network`, in the three views."""
+def derive(network: Network, *, progress: Report | None = None) -> Derivation:
+    """Derive every layer's partial derivatives of E for `network`, in the three views;
+    `progress`, if given, is called as progress("deriving layer", done, layers)."""
+    if progress is not None:
+        progress("deriving layer", 0, network.depth)
     rules: dict[Activation, ActivationRule] = {}
     for layer in network.layers:
         if layer.activation not in rules:
@@ -77,6 +81,8 @@ def derive(network: Network) -> Derivation:
                 vector=views["vector"],
             )
         )
+        if progress is not None:
+            progress("deriving layer", number, depth)
     general: dict[View, tuple[Equation, ...]] = {
         view: _general(view) for view in ("chain", "index", "vector")
     }

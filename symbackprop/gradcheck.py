@@ -23,6 +23,7 @@ import sympy
 from .codegen import generate
 from .derive import derive
 from .ir import Derivation
+from .progress import Report
 from .spec import Network
 
 DIRECTIONAL_ABOVE = 10_000
@@ -98,10 +99,16 @@ def sample_data(net: Network, batch: int, seed: int) -> tuple[np.ndarray, np.nda
 
 
 def gradcheck(
-    network: Network | Derivation, *, seed: int = 0, batch: int = 4, directions: int = 6
+    network: Network | Derivation,
+    *,
+    seed: int = 0,
+    batch: int = 4,
+    directions: int = 6,
+    progress: Report | None = None,
 ) -> GradCheck:
-    """Generate the module for `network`, import it, and check its gradients in float64."""
-    derivation = network if isinstance(network, Derivation) else derive(network)
+    """Generate the module for `network`, import it, and check its gradients in float64;
+    `progress`, if given, is called as progress(what, done, total) as it goes."""
+    derivation = network if isinstance(network, Derivation) else derive(network, progress=progress)
     net = derivation.network
     module = load_module(generate(derivation).source, net.name)
     kinked = [
@@ -120,20 +127,28 @@ def gradcheck(
     directional = total > DIRECTIONAL_ABOVE
     rng = np.random.default_rng(seed + 1)
     probe = _Probe(module, params, X, Y, kinked)
+    what = "checking direction" if directional else "checking entry"
+    comparisons = directions * len(params) if directional else total
+    done = 0
     results = []
     for key in params:
+        pairs = []
         if directional:
-            pairs = []
             for _ in range(directions):
                 v = rng.normal(size=params[key].shape)
                 v /= np.linalg.norm(v)
                 pairs.append((float(np.sum(grads[key] * v)), probe.slope(key, v)))
+                done += 1
+                if progress is not None:
+                    progress(what, done, comparisons)
         else:
-            pairs = []
             for index in np.ndindex(params[key].shape):
                 v = np.zeros_like(params[key])
                 v[index] = 1.0
                 pairs.append((float(grads[key][index]), probe.slope(key, v)))
+                done += 1
+                if progress is not None:
+                    progress(what, done, comparisons)
         results.append(_summarise(key, params[key].size, pairs))
     mode: Literal["every entry", "random directions"] = (
         "random directions" if directional else "every entry"

@@ -10,9 +10,6 @@ import argparse
 import io
 import math
 import os
-import sys
-import textwrap
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,20 +19,19 @@ from typing import IO, Any, Literal
 
 import numpy as np
 
+from .arguments import number_arg, paragraph, whole_number_arg
 from .codegen import generate
-from .data import MAX_DATA_BYTES, bundled, load_data, read_npz
+from .data import MAX_DATA_BYTES, bundled, describe_dtype, load_data, read_npz
 from .errors import SymbackpropError
 from .files import display_path, read_bounded, write_atomic
 from .gradcheck import load_module
+from .progress import Progress
 from .spec import Network, load_spec
 
 Params = dict[str, np.ndarray]
 PLOT_HINT = "--plot needs matplotlib: pip install symbackprop[plot]"
 #: Plot size in inches at PLOT_DPI: 640 x 480 pixels.
 PLOT_SIZE, PLOT_DPI = (6.4, 4.8), 100
-_BAR_WIDTH = 30
-_BAR_INTERVAL_S = 0.1
-_HELP_WIDTH = 78
 
 
 @dataclass(frozen=True)
@@ -181,7 +177,8 @@ def check_params(params: dict[str, Any], expected: Params, source: str) -> Param
                 f"{source}: {key} has shape {value.shape}, but the network needs {want.shape}"
             )
         if not (np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating)):
-            raise SymbackpropError(f"{source}: {key} holds {value.dtype} values, expected numbers")
+            kind = describe_dtype(value.dtype)
+            raise SymbackpropError(f"{source}: {key} holds {kind}, expected numbers")
         copy[key] = value.astype(np.float64, copy=True)
         if not np.all(np.isfinite(copy[key])):
             raise SymbackpropError(f"{source}: {key} holds NaN or infinite values")
@@ -276,35 +273,6 @@ def _check_writable(path: str) -> None:
         raise SymbackpropError(f"{shown}: not a usable file name") from None
 
 
-class ProgressBar:
-    """`epoch 37/100 [#####.....] loss 0.1234` redrawn in place on a terminal, at most 10/s."""
-
-    def __init__(self, epochs: int, stream: IO[str]) -> None:
-        self.epochs, self.stream = epochs, stream
-        self.last = -math.inf
-
-    def __call__(self, epoch: int, value: float) -> None:
-        now = time.monotonic()
-        done = epoch + 1
-        if done < self.epochs and now - self.last < _BAR_INTERVAL_S:
-            return
-        self.last = now
-        filled = _BAR_WIDTH * done // self.epochs
-        bar = "#" * filled + "." * (_BAR_WIDTH - filled)
-        width = len(str(self.epochs))
-        self.stream.write(f"\repoch {done:>{width}}/{self.epochs} [{bar}] loss {value:.6g}  ")
-        if done == self.epochs:
-            self.close()
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End the bar's line (once), so that what follows starts on a line of its own."""
-        if self.last > -math.inf:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.last = -math.inf
-
-
 # ---------------------------------------------------------------- the command
 
 
@@ -316,7 +284,7 @@ def register(commands: Any) -> None:
         "averaged over the batch) otherwise. Prints the final loss, and the accuracy (softmax: "
         "argmax; sigmoid outputs with 0/1 targets: output > 0.5, per unit when there are "
         "several) or else the mean absolute error and RMSE. A progress bar is drawn on stderr "
-        "when it is a terminal."
+        "when it is a terminal (and the CI variable is not set)."
     )
     data_help = (
         "DATA: a CSV file (input columns, then target columns; an optional header row, "
@@ -327,28 +295,34 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "train",
         help="train a spec's generated NumPy module on a CSV or NPZ data set",
-        description=textwrap.fill(description, _HELP_WIDTH),
-        epilog=f"{textwrap.fill(data_help, _HELP_WIDTH)}\n\n"
+        description=paragraph(description),
+        epilog=f"{paragraph(data_help)}\n\n"
         "Examples:\n  symbackprop train single_neuron --data separable\n"
         "  symbackprop train single_neuron --data separable --batch-size 1 --epochs 20\n"
         "  symbackprop train classifier --data two_class --epochs 300 --batch-size 20 \\\n"
-        "      --plot loss.png --save params.npz",
+        "      --plot loss.png --save params.npz\n"
+        "  symbackprop train classifier --data two_class --epochs 50 --init params.npz",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("spec", help="a TOML spec file, or the name of a bundled example")
     parser.add_argument(
         "--data", required=True, metavar="FILE", help="CSV or NPZ file, or a bundled data set"
     )
-    parser.add_argument("--lr", type=float, default=0.5, help="learning rate η (default 0.5)")
-    parser.add_argument("--epochs", type=int, default=100, help="passes over the data (100)")
+    parser.add_argument("--lr", type=number_arg, default=0.5, help="learning rate η (default 0.5)")
+    parser.add_argument(
+        "--epochs", type=whole_number_arg, default=100, help="passes over the data (100)"
+    )
     parser.add_argument(
         "--batch-size",
-        type=int,
+        type=whole_number_arg,
         metavar="N",
         help="samples per update: omit for full batch, 1 for SGD, N for minibatches",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the initial weights and the shuffling (0)"
+        "--seed",
+        type=whole_number_arg,
+        default=0,
+        help="seed of the initial weights and the shuffling (0)",
     )
     parser.add_argument("--plot", metavar="FILE.png", help="plot the loss per epoch (matplotlib)")
     parser.add_argument("--save", metavar="FILE.npz", help="write the trained parameters")
@@ -366,8 +340,11 @@ def run(args: argparse.Namespace) -> int:
         _check_writable(args.save)
     X, Y = load_data(args.data, network)
     init = load_params(args.init, network) if args.init else None
-    progress = ProgressBar(args.epochs, sys.stderr) if sys.stderr.isatty() else None
-    try:
+    with Progress() as progress:
+
+        def show(epoch: int, value: float) -> None:
+            progress("epoch", epoch + 1, args.epochs, f"loss {value:.6g}")
+
         result = train_network(
             network,
             X,
@@ -377,12 +354,8 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             seed=args.seed,
             init=init,
-            callback=progress,
+            callback=show,
         )
-    except (SymbackpropError, KeyboardInterrupt):
-        if progress is not None:
-            progress.close()
-        raise
     rows = f"{len(X)} row{'s' * (len(X) != 1)}"
     start = f", from {display_path(args.init)}" if args.init else ""
     epochs = f"{args.epochs} epoch{'s' * (args.epochs != 1)}"

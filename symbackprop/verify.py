@@ -29,6 +29,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from numpy.typing import NDArray
 
 from . import notation as nt
+from .arguments import paragraph, whole_number_arg
 from .derive import activation_rule, derive
 from .errors import SymbackpropError
 from .files import display_path
@@ -1888,16 +1889,20 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "verify",
         help="check a hand-derived formula written in the lecture's LaTeX notation",
-        description="Read an equation in the notation `derive --format latex` prints and the "
-        "lecture uses (a_k^{(l-1)}, w_{jk}^{(l)}, \\sigma'(z_j^{(l)}), \\frac{\\partial E}"
-        "{\\partial w_{jk}^{(l)}}, \\sum_{j=1}^{n^{(l)}}, \\delta^{(l)}, \\odot, ^{T}) and check "
-        "it for every layer l (L is the last) and unit index: first the indices, then the "
-        f"numbers at {POINTS} random points in float64 (relative tolerance {TOLERANCE:g}). "
-        "Units are numbered from 1. Each '=' of a chain is a claim.",
+        description=paragraph(
+            "Read an equation in the notation `derive --format latex` prints and the lecture "
+            "uses (a_k^{(l-1)}, w_{jk}^{(l)}, \\sigma'(z_j^{(l)}), \\frac{\\partial E}"
+            "{\\partial w_{jk}^{(l)}}, \\sum_{j=1}^{n^{(l)}}, \\delta^{(l)}, \\odot, ^{T}) and "
+            "check it for every layer l (L is the last) and unit index: first the indices, then "
+            f"the numbers at {POINTS} random points in float64 (relative tolerance "
+            f"{TOLERANCE:g}). Units are numbered from 1. Each '=' of a chain is a claim."
+        ),
         epilog="Examples:\n"
-        "  symbackprop verify multi_node '\\frac{\\partial E}{\\partial w_{jk}^{(l)}} = "
-        "a_k^{(l-1)} \\cdot \\sigma'(z_j^{(l)}) \\cdot \\frac{\\partial E}{\\partial a_j^{(l)}}'\n"
-        "  symbackprop verify seed_chain --file my_derivation.tex\n"
+        '  symbackprop verify multi_node "\\frac{\\partial E}{\\partial w_{jk}^{(l)}} = \\\n'
+        "      a_k^{(l-1)} \\cdot \\sigma'(z_j^{(l)}) \\cdot "
+        '\\frac{\\partial E}{\\partial a_j^{(l)}}"\n'
+        "  symbackprop derive seed_chain --format latex -o seed_chain.tex\n"
+        "  symbackprop verify seed_chain --file seed_chain.tex\n"
         "  echo 'E = (a^{(L)} - y)^2' | symbackprop verify seed_chain -\n"
         "Exit status: 0 every equation holds, 1 one does not, 2 unreadable input.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -1907,7 +1912,9 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--file", metavar="F", help="a .tex snippet: one equation per line or align row"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random points")
+    parser.add_argument(
+        "--seed", type=whole_number_arg, default=0, help="seed of the random points (0)"
+    )
     parser.set_defaults(func=run)
 
 

@@ -298,6 +298,7 @@ def test_progress_bar_only_on_a_terminal(
     assert status == 0 and err == "" and "final loss" in out
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.delenv("CI", raising=False)  # CI keeps even a terminal quiet
     assert cli.main(["train", *args]) == 0
     shown = terminal.getvalue()
     assert "\repoch 40/40 [" in shown and "loss " in shown and shown.endswith("\n")
