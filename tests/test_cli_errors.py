@@ -388,3 +388,35 @@ def test_output_to_pipe_is_written_into(tmp_path: Path, capsys: pytest.CaptureFi
     assert status == 0, err
     assert stat.S_ISFIFO(os.stat(pipe).st_mode)
     assert b"seed_chain" in received
+
+
+@pytest.mark.parametrize("command", ["derive", "generate"])
+def test_empty_output_name(
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, printed, err = run_main(capsys, command, "seed_chain", "-o", "")
+    assert status == 2 and printed == ""
+    check_one_error_line(err, "the output file name is empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    # `symbackprop examples | head -0`: the reader is gone before anything is written.
+    reader, writer = os.pipe()
+    os.close(reader)
+    with os.fdopen(writer, "wb") as closed:
+        done = subprocess.run(
+            [sys.executable, "-m", "symbackprop", "examples"],
+            cwd=tmp_path,
+            stdout=closed,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == cli.EXIT_BROKEN_PIPE
+    assert done.stderr == ""
