@@ -158,6 +158,7 @@ def _discard_stdout() -> None:
     try:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, sys.stdout.fileno())
+        os.close(null)
     except (OSError, ValueError):  # not a real file (tests capture it)
         pass
 

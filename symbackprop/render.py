@@ -94,8 +94,8 @@ def notebook_latex(derivation: Derivation) -> str:
 
 
 def _render(derivation: Derivation, template: str, show: Any, progress: Report | None) -> str:
-    context_ = context(derivation, show, progress)
-    return environment().get_template(template).render(**context_)
+    values = context(derivation, show, progress)
+    return environment().get_template(template).render(**values)
 
 
 def context(derivation: Derivation, show: Any, progress: Report | None = None) -> dict[str, Any]:
