@@ -163,18 +163,21 @@ class _Probe:
         self, module: Any, params: dict[str, np.ndarray], X: Any, Y: Any, kinked: list[int]
     ):
         self.module, self.params, self.X, self.Y, self.kinked = module, params, X, Y, kinked
+        # one moved copy per array, rewritten in place: no evaluation allocates a fresh copy
+        self.moved = {key: np.empty_like(array) for key, array in params.items()}
 
-    def _at(self, key: str, step: np.ndarray) -> tuple[float, list[np.ndarray]]:
+    def _at(self, key: str, eps: float, v: np.ndarray) -> tuple[float, list[np.ndarray]]:
         moved = dict(self.params)
-        moved[key] = self.params[key] + step
+        moved[key] = np.multiply(v, eps, out=self.moved[key])
+        moved[key] += self.params[key]
         _, cache = self.module.forward(moved, self.X)
         signs = [np.sign(cache[f"z{layer}"]) for layer in self.kinked]
         return self.module.loss(moved, self.X, self.Y), signs
 
     def slope(self, key: str, v: np.ndarray) -> float | None:
         for eps in (EPS, EPS * 1e-3):
-            up, up_signs = self._at(key, eps * v)
-            down, down_signs = self._at(key, -eps * v)
+            up, up_signs = self._at(key, eps, v)
+            down, down_signs = self._at(key, -eps, v)
             if all(np.array_equal(a, b) for a, b in zip(up_signs, down_signs, strict=True)):
                 return (up - down) / (2 * eps)
         return None
