@@ -25,7 +25,7 @@ from .ir import Derivation, Equation
 from .library import A, Y, Z
 from .naming import tag
 from .notation import Act, Elementwise, Hadamard, Pre, Target, WeightMatrix
-from .printing.inplace import inplace_code
+from .printing.inplace import inplace_code, mentions, scale_code
 from .printing.numpy import UnsupportedInCode, numpy_code
 from .printing.text import text
 from .render import environment
@@ -143,12 +143,6 @@ def _vector(expr: Expr, layer: int) -> Expr:
     return expr.xreplace({Z: Pre(layer), A: Act(layer), Y: Target()})
 
 
-def _mentions(lines: list[str], name: str) -> list[int]:
-    """Indices of the statements that mention the array `name`."""
-    pattern = re.compile(rf"\b{name}\b")
-    return [i for i, line in enumerate(lines) if pattern.search(line)]
-
-
 def _fast_path(
     derivation: Derivation, loss_lines: list[str], loss_reads_z: bool
 ) -> list[dict[str, Any]]:
@@ -164,7 +158,7 @@ def _fast_path(
         act = ld.rule.activation
         number = ld.number
         info: dict[str, Any] = {"n": number, "units": ld.units, "fan_in": ld.fan_in}
-        info.update(delta=[], scale="", sigma=[])
+        info.update(delta=[], scale="", sigma=[], late_slope=[])
         info["identity"] = act.expr == Z
         info["softmax"] = act.is_softmax
         info["forward"], scratch = (
@@ -182,20 +176,27 @@ def _fast_path(
         else:
             sigma = ld.rule.derivative
             assert sigma is not None
-            info["sigma"], used = (
-                ([], 0)
+            slope = _vector(sigma, number)
+            scaled = (
+                None
                 if sigma == 1
-                else inplace_code(_vector(sigma, number), f"t{number}", f"s{number}_")
+                else scale_code(slope, f"delta{number}", f"a{number}", f"s{number}_")
             )
-            later = info["sigma"]
+            if scaled is not None:  # σ' multiplied in after a^(l)'s last other use
+                info["late_slope"], used = scaled
+            else:
+                info["sigma"], used = (
+                    ([], 0) if sigma == 1 else inplace_code(slope, f"t{number}", f"s{number}_")
+                )
+            later = info["sigma"] + info["late_slope"]
         info["in_place"] = (
             not info["identity"]
             and not info["softmax"]
-            and set(_mentions(info["forward"], f"z{number}")) <= {0}
-            and not _mentions(later, f"z{number}")
+            and set(mentions(info["forward"], f"z{number}")) <= {0}
+            and not mentions(later, f"z{number}")
         )
         info["keep_z"] = not (info["identity"] or info["in_place"])
-        info["alias_z"] = info["identity"] and bool(_mentions(later, f"z{number}"))
+        info["alias_z"] = info["identity"] and bool(mentions(later, f"z{number}"))
         info["scratch"] = list(range(1, max(scratch, used) + 1))
         info["comments"] = {
             kind: _comment(eq)

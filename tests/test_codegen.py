@@ -282,6 +282,54 @@ def test_sweep_covers_every_valid_pairing_and_activation() -> None:
     assert {arch.depth for arch in SWEEP} == {1, 2, 3, 4}
 
 
+# Custom hidden activations whose σ' takes each of sgd_step's three paths: array factors only,
+# one computed factor written into a^(l)'s buffer once a^(l) is spent, or its own buffer.
+SLOPE_PATHS = {
+    "exp(-z**2)": "late",  # σ' = -2 z a
+    "sqrt(1 + z**2)": "late",
+    "z/(1 + abs(z))": "late",
+    "z*exp(-z)": "slope",  # σ' = (1 - z) e^(-z): two computed factors
+    "tanh(z)**2": "slope",
+}
+
+
+@pytest.mark.parametrize("expr", list(SLOPE_PATHS))
+def test_sgd_step_is_one_gradient_step_on_every_slope_path(expr: str) -> None:
+    text = f"""
+name = "slopes"
+inputs = 3
+loss = "squared_error"
+[[layers]]
+units = 4
+activation = {{ name = "f", expr = "{expr}" }}
+[[layers]]
+units = 4
+activation = {{ name = "f", expr = "{expr}" }}
+[[layers]]
+units = 2
+activation = "sigmoid"
+"""
+    derivation = derive(load_spec_text(text, "slopes.toml"))
+    source = generate(derivation).source
+    step = source[source.index("def sgd_step") : source.index("def train")]
+    path = "slope" if 'buf["t1"]' in step else "late" if "(V1.d) continued" in step else "?"
+    assert path == SLOPE_PATHS[expr]
+    module = load_module(source, "slopes")
+    rng = np.random.default_rng(7)
+    params = {k: rng.normal(0.0, 0.5, v.shape) for k, v in module.init_params().items()}
+    X, Y = rng.normal(size=(6, 3)), rng.uniform(size=(6, 2))
+    expected = module.gradients(params, X, Y)
+    for batch in (X.shape[0], 1):  # np.outer at batch 1
+        stepped = copy_params(params)
+        value = module.sgd_step(stepped, X[:batch], Y[:batch], 0.05)
+        assert value == pytest.approx(module.loss(params, X[:batch], Y[:batch]), rel=1e-12)
+        grads = expected if batch > 1 else module.gradients(params, X[:1], Y[:1])
+        for key in params:
+            moved = (params[key] - stepped[key]) / 0.05
+            assert_close(moved, grads[key], rtol=1e-8, what=f"sgd_step {key}")
+    assert all(result.max_rel < 1e-6 for result in gradcheck(derivation).results)
+
+
 @pytest.mark.parametrize("arch", SWEEP, ids=_arch_id)
 def test_generated_module_matches_reference_and_gradcheck(arch: Arch) -> None:
     derivation = derive(arch.network("sweep"))

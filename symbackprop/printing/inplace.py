@@ -7,6 +7,7 @@ in-place translation fall back to `out[...] = <expression>`, which is correct bu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -183,3 +184,35 @@ def inplace_code(expr: Expr, out: str, scratch_prefix: str) -> tuple[list[str], 
     program = InPlace(scratch_prefix)
     program.emit(expr, out)
     return program.lines, program.scratch_used
+
+
+def mentions(lines: list[str], name: str) -> list[int]:
+    """Indices of the statements that mention the array `name`."""
+    pattern = re.compile(rf"\b{name}\b")
+    return [i for i, line in enumerate(lines) if pattern.search(line)]
+
+
+def scale_code(
+    expr: Expr, target: str, spare: str, scratch_prefix: str
+) -> tuple[list[str], int] | None:
+    """Statements multiplying `target` by `expr` factor by factor, the one factor that is not an
+    array computed into `spare`: an array `expr` may read, overwritten in the process.  None when
+    that is unsafe (more than one such factor, or one that reads `spare` after writing it)."""
+    coeff, rest = expr.as_coeff_Mul()
+    factors = sympy.Mul.make_args(rest)
+    others = [f for f in factors if not _is_leaf(f)]
+    if len(others) > 1:
+        return None
+    lines = [f"{target} *= {_leaf(f)}" for f in factors if _is_leaf(f) and f != 1]
+    used = 0
+    if others:
+        program = InPlace(scratch_prefix)
+        program.emit(others[0], "_spare_")
+        if any(index > 0 for index in mentions(program.lines, spare)):
+            return None
+        lines += [line.replace("_spare_", spare) for line in program.lines]
+        lines.append(f"{target} *= {spare}")
+        used = program.scratch_used
+    if coeff != 1:
+        lines.append(f"{target} *= {_bare(coeff)}")
+    return lines, used

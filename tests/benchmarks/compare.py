@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .impls import IMPLEMENTATIONS, available
+from .impls import IMPLEMENTATIONS, OPTIONAL, available
 from .nets import NETS, SHAPES, Net, problem
 
 PAUSE = 0.15  # seconds between turns: OpenBLAS threads spin for ~0.1 s after a call
@@ -149,7 +149,8 @@ def time_shape(workers: list[Worker], rounds: int) -> dict[str, float]:
 
 
 def memory(names: list[str], env: dict[str, str], modules: dict[str, str], folder: Path) -> dict:  # type: ignore[type-arg]
-    """Peak RSS of 100 steps of the wide network at batch 2048 (float64), a fresh process each."""
+    """Peak RSS of 100 steps of the wide network at batch 2048 (float64), a fresh process each;
+    for the NumPy implementations also the peak of the arrays they allocate (tracemalloc)."""
     net = NETS["wide"]
     params, X, Y = problem(net, 2048, np.float64)
     data = folder / "memory.npz"
@@ -158,14 +159,21 @@ def memory(names: list[str], env: dict[str, str], modules: dict[str, str], folde
     for name in names:
         command = [sys.executable, "-m", "tests.benchmarks.worker", name, "--memory"]
         command += [json.dumps(net.as_dict()), str(data), modules[net.name], "100"]
-        out = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=True)
-        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        results[name] = _last_json(command, env)
+        if name not in OPTIONAL:
+            results[name].update(_last_json([*command, "--traced"], env))
     itemsize = np.dtype(np.float64).itemsize
     results["bound"] = {
         "cache_kib": sum(2048 * units for units in net.sizes[1:]) * itemsize // 1024,
         "gradients_kib": sum(p.size for p in params.values()) * itemsize // 1024,
     }
     return results
+
+
+def _last_json(command: list[str], env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def describe(threads: int) -> list[str]:
@@ -271,13 +279,14 @@ def main(argv: list[str] | None = None) -> None:
         print()
         print("Peak RSS, 100 steps, wide network, batch 2048, float64 (MiB):")
         print()
-        print("| implementation | after imports | data | peak | peak - imports - data |")
-        print("|---|---|---|---|---|")
+        print("| implementation | after imports | data | peak | peak - imports - data | arrays |")
+        print("|---|---|---|---|---|---|")
         for name in names:
             m = mem[name]
             extra = m["peak_kib"] - m["import_kib"] - m["data_kib"]
             cells = [m["import_kib"], m["data_kib"], m["peak_kib"], extra]
-            print(f"| {name} | " + " | ".join(f"{c / 1024:.1f}" for c in cells) + " |")
+            arrays = f"{m['traced_kib'] / 1024:.1f}" if "traced_kib" in m else "—"
+            print(f"| {name} | " + " | ".join(f"{c / 1024:.1f}" for c in cells) + f" | {arrays} |")
         bound = mem["bound"]
         print(
             f"\ncache (every a^(l)) {bound['cache_kib'] / 1024:.1f} MiB + one gradient set "

@@ -1,7 +1,7 @@
 """One implementation in its own process, driven by `compare` over JSON lines on stdin/stdout.
 
     python -m tests.benchmarks.worker IMPL             # serve commands: setup, grad, time, quit
-    python -m tests.benchmarks.worker IMPL --memory NET DATA MODULE STEPS   # peak RSS, one line
+    python -m tests.benchmarks.worker IMPL --memory NET DATA MODULE STEPS [--traced]  # peak RSS
 
 Each implementation runs in a process of its own so that no two BLAS thread pools (NumPy's
 OpenBLAS, PyTorch's, XLA's) share a process, and peak memory is that implementation's alone.
@@ -13,6 +13,7 @@ import importlib
 import json
 import sys
 import time
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -67,8 +68,9 @@ def serve(name: str) -> None:
         print(json.dumps(reply), flush=True)
 
 
-def memory(name: str, net_json: str, data: str, module: str, steps: int) -> None:
-    """Print the RSS after importing what the implementation needs, and the peak over the run."""
+def memory(name: str, net_json: str, data: str, module: str, steps: int, traced: bool) -> None:
+    """Print the RSS after importing what the implementation needs and the peak over the run;
+    `traced`: instead, the peak of NumPy's allocations (tracemalloc) from the first step on."""
     if name in OPTIONAL:
         importlib.import_module(OPTIONAL[name])
         if name == "jax_jit":
@@ -77,14 +79,20 @@ def memory(name: str, net_json: str, data: str, module: str, steps: int) -> None
     params, X, Y = _load(data)
     loaded = _rss_kib("VmRSS")
     impl = make(name, Net.from_dict(json.loads(net_json)), params, X, Y, module)
+    if traced:
+        tracemalloc.start()
     for _ in range(steps):
         impl.step(1e-3)
+    if traced:
+        print(json.dumps({"traced_kib": tracemalloc.get_traced_memory()[1] // 1024}))
+        return
     peak = _rss_kib("VmHWM")
     print(json.dumps({"import_kib": imported, "data_kib": loaded - imported, "peak_kib": peak}))
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[2] == "--memory":
-        memory(sys.argv[1], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
+        traced = sys.argv[7:] == ["--traced"]
+        memory(sys.argv[1], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]), traced)
     else:
         serve(sys.argv[1])
