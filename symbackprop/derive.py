@@ -124,6 +124,10 @@ def activation_rule(activation: Activation) -> ActivationRule:
     )
 
 
+#: The largest inverse z = σ⁻¹(a) tried (sympy.count_ops); builtins' inverses have at most 8.
+_SOLUTION_OPS = 20
+
+
 def _through_output(forward: Expr, derivative: Expr) -> Expr | None:
     """g with sigma'(z) = g(sigma(z)), if SymPy finds one that is simpler than sigma'(z)."""
     if derivative.is_number or forward.has(*_PIECEWISE_KINDS) or sympy.count_ops(forward) > 40:
@@ -134,6 +138,8 @@ def _through_output(forward: Expr, derivative: Expr) -> Expr | None:
         return None
     candidates = []
     for solution in solutions:
+        if sympy.count_ops(solution) > _SOLUTION_OPS:
+            continue  # e.g. Cardano's formula: simplifying through it can take minutes
         raw = derivative.subs(Z, solution)
         for form in (sympy.simplify(raw), sympy.simplify(raw.rewrite(sympy.exp))):
             if Z not in form.free_symbols and not form.has(sympy.nan, sympy.zoo):

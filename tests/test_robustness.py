@@ -388,6 +388,44 @@ def test_extreme_inputs_give_finite_loss_and_gradients(arch: str, dtype_name: st
         _strict_run(module, params, X, Y)
 
 
+SATURATING = [arch for arch in ARCHS if not arch.startswith("softplus")]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("arch", SATURATING)
+def test_products_overflowing_with_both_signs_give_finite_results(arch: str, dtype: type) -> None:
+    """X·W1ᵀ whose terms overflow with both signs is inf or NaN in plain arithmetic even where
+    the true value is 0; the modules scale X down by a power of two and back, so a saturating
+    first layer sees the true pre-activations (here 0 and +-inf) and loss and gradients stay
+    finite."""
+    module = _module(arch)
+    params = module.init_params(0, dtype)
+    params["W1"][:] = np.array([3.0, -3.0], dtype=dtype) * [[1.0], [-1.0], [1.0]]
+    big = np.finfo(dtype).max / 2
+    X = np.array([[big, big], [big, -big / 4], [-big, big / 2]], dtype=dtype)
+    Y = np.eye(2, dtype=dtype)[[0, 1, 1]]
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.isfinite(X @ params["W1"].T)[0].any(), "the plain product really is wrong"
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
+        _, cache = module.forward(params, X)
+        value = module.loss(params, X, Y)
+        grads = module.gradients(params, X, Y)
+    z1 = cache["z1"] - params["b1"]
+    # 3 big - 3 big: 0 up to the rounding of terms near the dtype's limit (fused multiply-adds)
+    scale = float(np.abs(X).max())
+    terms = (np.abs(X[0]) / scale).astype(np.float64) @ np.abs(params["W1"]).T
+    assert np.all(np.abs(z1[0]) / scale <= 4 * np.finfo(dtype).eps * terms)
+    assert np.isposinf(z1[1, 0]) and np.isneginf(z1[2, 0])  # beyond the dtype: signed inf
+    assert np.isfinite(value)
+    assert all(np.isfinite(g).all() and g.dtype == dtype for g in grads.values())
+    stepped = {key: array.copy() for key, array in params.items()}
+    with np.errstate(over="ignore", invalid="ignore"):  # the fast attempt overflows, warning
+        assert module.sgd_step(stepped, X, Y, 0.1) == value
+    for key, grad in grads.items():
+        np.testing.assert_allclose(stepped[key], params[key] - dtype(0.1) * grad, rtol=1e-6)
+
+
 @pytest.mark.parametrize("arch", list(ARCHS))
 def test_infinite_pre_activations(arch: str) -> None:
     """A pre-activation of exactly +-inf (the matmul overflowed) in the hidden layer: every
@@ -515,3 +553,26 @@ def test_an_infinite_softmax_logit_gives_no_nan(dtype: type, target: int) -> Non
     assert value == (0.0 if target == 0 else np.inf)
     assert all(np.isfinite(g).all() for g in grads.values())
     assert all(np.isfinite(p).all() for key, p in stepped.items() if key != "W2")
+
+
+# ====================================================================== slow symbolic cases
+
+
+def test_an_activation_whose_inverse_is_cardano_derives_promptly(tmp_path: Path) -> None:
+    """exp(z) tanh(z) = a is a cubic in e^z: simplifying σ' through its inverse once ran for
+    many minutes. Now σ' stays in z, and the whole check still passes."""
+    spec = tmp_path / "cubic.toml"
+    spec.write_text(
+        'name = "cubic"\ninputs = 2\nloss = "squared_error"\n'
+        '[[layers]]\nunits = 3\nactivation = { name = "et", expr = "exp(z)*tanh(z)" }\n'
+        '[[layers]]\nunits = 1\nactivation = "identity"\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "symbackprop", "check", str(spec)],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a hang guard, not a speed goal: it takes about 5 s
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 of 4 parameters pass" in done.stdout
