@@ -9,7 +9,12 @@ n^(l), so the cost depends on depth and on the number of distinct activations on
 from __future__ import annotations
 
 import math
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
+from types import FrameType
 
 import sympy
 from sympy import Expr, Heaviside, Integer, Piecewise, Sum
@@ -45,23 +50,71 @@ from .spec import Network
 L_OUT = sympy.Symbol("L", integer=True, positive=True)
 _PROBES = (-2.3, -0.71, 0.37, 1.13, 2.9)
 _PIECEWISE_KINDS = (sympy.Abs, sympy.Max, sympy.Min, Piecewise, Heaviside, sympy.sign)
+#: Seconds a derivation may take before it stops with a clear error: SymPy's simplification
+#: has no bound of its own (the bundled examples take about 1 s, depth 128 about 1.5 s).
+DERIVE_SECONDS = 60.0
+
+
+class _OutOfTime(BaseException):
+    """Raised inside SymPy by the alarm of _time_limit (not an Exception: SymPy catches those)."""
+
+
+@contextmanager
+def _time_limit(seconds: float, message: Callable[[], str]) -> Iterator[None]:
+    """SpecError(message()) if the block runs longer than `seconds`.  Needs SIGALRM, so it
+    guards only the main thread; elsewhere the block runs unbounded.  The result never depends
+    on time: the block finishes, or the error is raised."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _OutOfTime:
+        raise SpecError(message()) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def derive(network: Network, *, progress: Report | None = None) -> Derivation:
     """Derive every layer's partial derivatives of E for `network`, in the three views;
     `progress`, if given, is called as progress("deriving layer", done, layers)."""
+    stage = ["the activations"]
+
+    def too_slow() -> str:
+        return (
+            f"{network.source}: SymPy did not finish {stage[0]} within {DERIVE_SECONDS:g} s;"
+            " an expression is too involved to simplify: try a shorter equivalent one"
+        )
+
+    with _time_limit(DERIVE_SECONDS, too_slow):
+        return _derive(network, progress, stage)
+
+
+def _derive(network: Network, progress: Report | None, stage: list[str]) -> Derivation:
+    """derive(), reporting in stage[0] what it is working on."""
     if progress is not None:
         progress("deriving layer", 0, network.depth)
     rules: dict[Activation, ActivationRule] = {}
-    for layer in network.layers:
+    for number, layer in enumerate(network.layers, start=1):
         if layer.activation not in rules:
+            stage[0] = f"the activation {layer.activation.name!r} (layer {number})"
             rules[layer.activation] = activation_rule(layer.activation)
     output_rule = rules[network.layers[-1].activation]
+    stage[0] = f"the loss {network.loss.name!r}"
     loss = loss_rule(network.loss, output_rule)
     chain_view = not output_rule.activation.is_softmax
     depth = network.depth
     layers = []
     for number, layer in enumerate(network.layers, start=1):
+        stage[0] = f"the equations of layer {number}"
         rule = rules[layer.activation]
         out = loss if number == depth else None
         has_prev = number > 1
@@ -83,6 +136,7 @@ def derive(network: Network, *, progress: Report | None = None) -> Derivation:
         )
         if progress is not None:
             progress("deriving layer", number, depth)
+    stage[0] = "the general equations"
     general: dict[View, tuple[Equation, ...]] = {
         view: _general(view) for view in ("chain", "index", "vector")
     }
@@ -126,6 +180,8 @@ def activation_rule(activation: Activation) -> ActivationRule:
 
 #: The largest inverse z = σ⁻¹(a) tried (sympy.count_ops); builtins' inverses have at most 8.
 _SOLUTION_OPS = 20
+#: ... and the largest σ'(σ⁻¹(a)) simplified (z / sqrt(1 + z^2) gives 24).
+_RAW_OPS = 30
 
 
 def _through_output(forward: Expr, derivative: Expr) -> Expr | None:
@@ -133,7 +189,7 @@ def _through_output(forward: Expr, derivative: Expr) -> Expr | None:
     if derivative.is_number or forward.has(*_PIECEWISE_KINDS) or sympy.count_ops(forward) > 40:
         return None
     try:
-        solutions = sympy.solve(sympy.Eq(A, forward), Z)
+        solutions = sympy.solve(sympy.Eq(A, forward), Z, check=False, simplify=False)
     except (NotImplementedError, ValueError, TypeError):
         return None
     candidates = []
@@ -141,6 +197,8 @@ def _through_output(forward: Expr, derivative: Expr) -> Expr | None:
         if sympy.count_ops(solution) > _SOLUTION_OPS:
             continue  # e.g. Cardano's formula: simplifying through it can take minutes
         raw = derivative.subs(Z, solution)
+        if sympy.count_ops(raw) > _RAW_OPS:
+            continue
         for form in (sympy.simplify(raw), sympy.simplify(raw.rewrite(sympy.exp))):
             if Z not in form.free_symbols and not form.has(sympy.nan, sympy.zoo):
                 candidates.append(_tidy(form))

@@ -576,3 +576,35 @@ def test_an_activation_whose_inverse_is_cardano_derives_promptly(tmp_path: Path)
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "4 of 4 parameters pass" in done.stdout
+
+
+_SLOW_SPEC = (
+    'name = "slow"\ninputs = 2\nloss = "squared_error"\n'
+    "[[layers]]\nunits = 3\n"
+    'activation = { name = "f", expr = "(2 - exp(z**2)) * sinh(cosh(z) / (1 + (2*z)**2))" }\n'
+    '[[layers]]\nunits = 1\nactivation = "identity"\n'
+)
+
+
+def test_a_derivation_sympy_cannot_finish_stops_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SymPy's simplify has no time bound of its own (this activation ran for minutes, found by
+    a campaign of random custom activations); derive stops after DERIVE_SECONDS instead."""
+    import importlib
+    import time
+
+    # the module, not the function symbackprop.derive that shadows its name
+    monkeypatch.setattr(importlib.import_module("symbackprop.derive"), "DERIVE_SECONDS", 1.0)
+    spec = tmp_path / "slow.toml"
+    spec.write_text(_SLOW_SPEC, encoding="utf-8")
+    start = time.monotonic()
+    status = cli.main(["derive", str(spec)])
+    elapsed = time.monotonic() - start
+    err = capsys.readouterr().err
+    assert status == 2 and elapsed < 10
+    assert err.count("\n") == 1 and "Traceback" not in err
+    stage = r"the (activation 'f' \(layer 1\)|equations of layer [12])"
+    assert re.search(rf"slow\.toml: SymPy did not finish {stage} within 1 s;", err), err
+    # nothing half-done stays cached: a fast spec derives normally afterwards
+    assert cli.main(["derive", "seed_chain"]) == 0
