@@ -62,10 +62,10 @@ class _OutOfTime(BaseException):
 @contextmanager
 def _time_limit(seconds: float, message: Callable[[], str]) -> Iterator[None]:
     """SpecError(message()) if the block runs longer than `seconds`.  Needs SIGALRM, so it
-    guards only the main thread; elsewhere the block runs unbounded.  The result never depends
-    on time: the block finishes, or the error is raised."""
+    guards only the main thread, and only when no other timer is set; elsewhere the block runs
+    unbounded.  The result never depends on time: the block finishes, or the error is raised."""
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
+    if not usable or signal.getitimer(signal.ITIMER_REAL)[0] > 0:  # the caller's timer runs
         yield
         return
 
