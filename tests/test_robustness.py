@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import ast
 import builtins
+import importlib
 import os
 import re
 import signal
 import stat
 import subprocess
 import sys
+import time
 import types
 import warnings
 from pathlib import Path
@@ -598,9 +600,6 @@ def test_a_derivation_sympy_cannot_finish_stops_with_one_line(
 ) -> None:
     """SymPy's simplify has no time bound of its own (this activation ran for minutes, found by
     a campaign of random custom activations); derive stops after DERIVE_SECONDS instead."""
-    import importlib
-    import time
-
     # the module, not the function symbackprop.derive that shadows its name
     monkeypatch.setattr(importlib.import_module("symbackprop.derive"), "DERIVE_SECONDS", 1.0)
     spec = tmp_path / "slow.toml"

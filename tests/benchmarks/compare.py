@@ -17,6 +17,8 @@ at batch 2048 in a fresh process per implementation and reports peak RSS.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -63,14 +65,12 @@ class Worker:
         return reply
 
     def close(self) -> None:
+        """Ask the worker to quit (it sends no reply) and wait for it."""
         if self.process.poll() is None:
-            self.ask_quietly()
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+            self.process.stdin.flush()
             self.process.wait(timeout=30)
-
-    def ask_quietly(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
-        self.process.stdin.flush()
 
 
 def thread_env(threads: int) -> dict[str, str]:
@@ -185,9 +185,9 @@ def describe(threads: int) -> list[str]:
     except (OSError, StopIteration):
         pass
     versions = [f"Python {platform.python_version()}", f"NumPy {np.__version__}"]
-    for module in ("torch", "jax"):
-        if available(f"{module}_eager" if module == "torch" else "jax_jit"):
-            versions.append(f"{module} {__import__(module).__version__}")
+    for module in sorted(set(OPTIONAL.values())):
+        if importlib.util.find_spec(module) is not None:
+            versions.append(f"{module} {importlib.import_module(module).__version__}")
     lines.append(", ".join(versions))
     lines.append(f"threads: {threads} for every implementation; date {time.strftime('%Y-%m-%d')}")
     return lines
