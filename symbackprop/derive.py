@@ -138,7 +138,7 @@ def _derive(network: Network, progress: Report | None, stage: list[str]) -> Deri
             progress("deriving layer", number, depth)
     stage[0] = "the general equations"
     general: dict[View, tuple[Equation, ...]] = {
-        view: _general(view) for view in ("chain", "index", "vector")
+        view: _general(view, softmax_output=not chain_view) for view in ("chain", "index", "vector")
     }
     return Derivation(
         network=network,
@@ -163,10 +163,7 @@ def activation_rule(activation: Activation) -> ActivationRule:
         raise SpecError(f"activation {activation.name!r}: SymPy cannot differentiate it")
     heaviside = derivative.has(Heaviside)
     if heaviside:
-        # Frameworks use the subgradient 0 at the kink; SymPy's default H(0) is 1/2.
-        derivative = derivative.replace(
-            lambda e: isinstance(e, Heaviside), lambda e: Heaviside(e.args[0], 0)
-        )
+        derivative = derivative.replace(lambda e: isinstance(e, Heaviside), _from_below)
     derivative = _tidy(derivative)
     in_a = _through_output(activation.expr, derivative)
     return ActivationRule(
@@ -178,6 +175,20 @@ def activation_rule(activation: Activation) -> ActivationRule:
     )
 
 
+def _from_below(step: Heaviside) -> Expr:
+    """H(g(z)) with H(0) = 0 throughout, valued at a kink as its limit from below (z -> c-).
+
+    So sigma' at a kink is the left derivative, which lies between the one-sided ones: relu'(0)
+    = 0 and leaky_relu'(0) = slope as in the frameworks, and ELU'(0) = 1 where it is smooth.  For
+    g decreasing in z, H(g) from below is 1 at the kink: written 1 - H(-g) with H(0) = 0.
+    Arguments whose slope SymPy cannot sign keep H(0) = 0."""
+    argument = step.args[0]
+    slope = sympy.diff(argument, Z)
+    if slope.is_negative or (slope.is_number and slope < 0):
+        return 1 - Heaviside(-argument, 0)
+    return Heaviside(argument, 0)
+
+
 #: The largest inverse z = σ⁻¹(a) tried (sympy.count_ops); builtins' inverses have at most 8.
 _SOLUTION_OPS = 20
 #: ... and the largest σ'(σ⁻¹(a)) simplified (z / sqrt(1 + z^2) gives 24).
@@ -186,7 +197,7 @@ _RAW_OPS = 30
 
 def _through_output(forward: Expr, derivative: Expr) -> Expr | None:
     """g with sigma'(z) = g(sigma(z)), if SymPy finds one that is simpler than sigma'(z)."""
-    if derivative.is_number or forward.has(*_PIECEWISE_KINDS) or sympy.count_ops(forward) > 40:
+    if derivative.is_number or forward.has(*_PIECEWISE_KINDS) or _occurrences(forward, Z) != 1:
         return None
     try:
         solutions = sympy.solve(sympy.Eq(A, forward), Z, check=False, simplify=False)
@@ -207,6 +218,14 @@ def _through_output(forward: Expr, derivative: Expr) -> Expr | None:
         return None
     best = min(good, key=_cost)
     return best if _cost(best) < _cost(derivative) else None
+
+
+def _occurrences(expr: Expr, symbol: sympy.Symbol) -> int:
+    """How often `symbol` appears in the expression tree.  Only a single occurrence has an
+    inverse found by undoing one operation after another; with two or more (swish, GELU, mish)
+    SymPy's solve tries Lambert W and polynomial systems for minutes, and an inverse it finds
+    is never simpler than sigma' in z."""
+    return sum(1 for node in sympy.preorder_traversal(expr) if node == symbol)
 
 
 def _same_function(left: Expr, right: Expr) -> bool:
@@ -363,13 +382,32 @@ def _at_layer(template: tuple[Equation, ...], layer: int | Expr) -> tuple[Equati
     )
 
 
-def _general(view: View) -> tuple[Equation, ...]:
-    """The lecture's general rules with symbolic layers: output L, hidden l."""
-    output = _at_layer(_layer_template(view, None, None, True, True), L_OUT)
-    hidden = _layer_template(view, None, None, True, False)
+def _general(view: View, *, softmax_output: bool) -> tuple[Equation, ...]:
+    """The lecture's general rules with symbolic layers: output L, hidden l.  A softmax output
+    couples its units, so its rules go through the Jacobian da_i/dz_j instead of sigma'."""
+    if softmax_output:
+        output = _at_layer(_softmax_general(view), L_OUT)
+    else:
+        output = _at_layer(_layer_template(view, None, None, True, True), L_OUT)[:1]
+    return (*output, *_layer_template(view, None, None, True, False))
+
+
+@lru_cache(maxsize=4)
+def _softmax_general(view: View) -> tuple[Equation, ...]:
+    """The output rules of a softmax layer at symbolic layer l, through its Jacobian."""
     if view == "vector":
-        return (*output[:1], *hidden)
-    return output[:1] + hidden
+        a, z = Act(l_sym), Pre(l_sym)
+        generic = MatProd(Transposed(Partial(a, z)), Partial(E, a))
+        return (Equation("vector", "delta", l_sym, Delta(l_sym), (Partial(E, z), generic)),)
+    a_i, z_j, n_l = Act(l_sym, i), Pre(l_sym, j), Width(l_sym)
+    dE_dz = Partial(E, z_j)
+    w = Weight(l_sym, j, k)
+    delta = Sum(Chain(Partial(a_i, z_j), Partial(E, a_i)), (i, 1, n_l))
+    dE_dw = (Chain(dE_dz, Partial(z_j, w)), _chain(dE_dz, local_partials()["w"]))
+    return (
+        Equation(view, "delta", l_sym, dE_dz, (delta,)),
+        Equation(view, "dE_dw", l_sym, Partial(E, w), dE_dw),
+    )
 
 
 def _strip(expr: Expr) -> Expr:
@@ -459,6 +497,10 @@ def _index_template(
         concrete_sigma = rule.derivative.xreplace({A: a_j, Z: z_j})
         eq("sigma_prime", Partial(a_j, z_j), sigma, concrete_sigma)
     upstream = loss.dE_da if loss is not None else dE_da
+    if rule is not None:
+        # dE/dz_j, simplified once: the loss rule fused sigma' into the output's; a hidden
+        # layer's sigma' is already tidy and multiplies a symbol, so nothing more simplifies.
+        tidy_delta = loss.output_delta if loss is not None else concrete_sigma * dE_da
 
     def steps(local: Expr, wrt: Expr) -> tuple[Expr, ...]:
         generic = Chain(dE_da, Partial(a_j, z_j), Partial(z_j, wrt))
@@ -469,7 +511,7 @@ def _index_template(
         if rule is None:
             return (generic, lecture)
         concrete = _chain(*[concrete_sigma if f == sigma else f for f in factors])
-        return (generic, lecture, concrete, _tidy(concrete.doit()))
+        return (generic, lecture, concrete, local * tidy_delta)
 
     eq("dE_dw", Partial(E, Weight(l_sym, j, k)), *steps(partials["w"], Weight(l_sym, j, k)))
     eq("dE_db", Partial(E, Bias(l_sym, j)), *steps(partials["b"], Bias(l_sym, j)))
@@ -480,7 +522,7 @@ def _index_template(
         rhs: tuple[Expr, ...] = (generic, lecture)
         if rule is not None:
             concrete = Chain(partials["a_prev"], concrete_sigma, upstream)
-            rhs += (Sum(concrete, (j, 1, n_l)), Sum(_tidy(concrete.doit()), (j, 1, n_l)))
+            rhs += (Sum(concrete, (j, 1, n_l)), Sum(partials["a_prev"] * tidy_delta, (j, 1, n_l)))
         eq("dE_da_prev", Partial(E, a_k), *rhs)
     return tuple(eqs)
 

@@ -496,6 +496,15 @@ class _Parser:
                     or _exact_work(coeff) * _digits(factor.args[0]) > _MAX_EXACT_DIGITS
                 ):
                     raise self.error("number too large (a large multiple of a log)", column)
+        if isinstance(node, sympy.Pow) and not node.base.is_number:
+            exponent = node.exp
+            if exponent.is_number and abs(exponent) > MAX_SYMBOLIC_EXPONENT:
+                # SymPy merges (x**a)**b into x**(a*b): bound what it built, not each literal.
+                raise self.error(
+                    f"exponent too large (the powers multiply to {_shorten_number(exponent)};"
+                    f" limit {MAX_SYMBOLIC_EXPONENT})",
+                    column,
+                )
         if node is sympy.I:
             raise self.error(_NOT_REAL, column, _NOT_REAL_HINT)
         if not node.is_Atom and node.is_number:
@@ -506,6 +515,12 @@ class _Parser:
                 raise self.error(_NOT_REAL, column, _NOT_REAL_HINT)
             if -math.inf < real_log < -MAX_DIGITS:
                 raise self.error(f"number too small (limit 1e-{MAX_DIGITS})", column)
+
+
+def _shorten_number(value: Any) -> str:
+    """A number as a person reads it: at most 12 characters."""
+    text = str(value)
+    return text if len(text) <= 12 else f"{float(value):.3g}"
 
 
 def _log_factors(product: Any) -> Iterator[Any]:
