@@ -24,9 +24,15 @@ from .files import write_atomic
 from .ir import Derivation, Equation
 from .library import A, Y, Z
 from .naming import tag
-from .notation import Act, Elementwise, Hadamard, Pre, Target, WeightMatrix
+from .notation import Act, Elementwise, Pre, Target, WeightMatrix
 from .printing.inplace import inplace_code, mentions, scale_code
-from .printing.numpy import UnsupportedInCode, numpy_code
+from .printing.numpy import (
+    LINE_WIDTH,
+    Statement,
+    UnsupportedInCode,
+    numpy_code,
+    numpy_statements,
+)
 from .printing.text import text
 from .render import environment
 from .spec import Network
@@ -34,7 +40,7 @@ from .spec import Network
 TEMPLATE = "numpy/module.py.jinja"
 CHECKSUM_LINE = re.compile(r"^# symbackprop-checksum: sha256:(?P<digest>[0-9a-f]{64})$", re.M)
 COMMENT_WIDTH = 84
-LINE_WIDTH = 88  # ruff format's default
+N_BATCH = sympy.Symbol("n")
 
 
 @dataclass(frozen=True)
@@ -104,38 +110,25 @@ def _comment(eq: Equation) -> list[str]:
     )
 
 
-def _statements(target: str, expr: Expr, *, mean: bool) -> list[tuple[str, str, str]]:
+def _statements(target: str, expr: Expr, *, mean: bool) -> list[Statement]:
     """(target, operator, code) statements computing `expr`, divided by the batch size n when
-    `mean`; a line too long for the formatter is split into one in-place update per term (or
-    factor), each of which starts from a fresh array, never from a cached one."""
-    n = sympy.Symbol("n")
+    `mean`; a line too long for the formatter is split by the printer (numpy_statements)."""
     inner = expr.args[0] if isinstance(expr, Elementwise) else expr
-    whole = numpy_code(inner / n if mean else inner)
-    if len(f"    {target} = {whole}") <= LINE_WIDTH:
-        return [(target, "=", whole)]
-    if isinstance(inner, sympy.Add):
-        parts = [(1 if t.as_coeff_Mul()[0] > 0 else -1, t) for t in inner.as_ordered_terms()]
-        ops = {1: ("+", "+="), -1: ("-", "-=")}
-    elif isinstance(inner, sympy.Mul | Hadamard):
-        parts = [(1, f) for f in inner.args]
-        ops = {1: ("*", "*=")}
-    else:
-        return [(target, "=", whole)]
-    (_, first), (sign, second) = parts[0], parts[1]
-    lead = numpy_code(first)
-    join = ops[sign][0]
-    body = numpy_code(second if sign > 0 else -second)
-    out = [(target, "=", f"{lead} {join} {_group(second if sign > 0 else -second, body)}")]
-    for sign, part in parts[2:]:
-        out.append((target, ops[sign][1], numpy_code(part if sign > 0 else -part)))
     if mean:
-        out.append((target, "/=", "n"))
-    return out
+        whole = numpy_code(inner / N_BATCH)
+        if len(f"    {target} = {whole}") <= LINE_WIDTH:
+            return [(target, "=", whole)]
+        return [*numpy_statements(target, inner), (target, "/=", "n")]
+    return numpy_statements(target, inner)
 
 
-def _group(expr: Expr, code: str) -> str:
-    """Parenthesise a printed operand that is itself a sum."""
-    return f"({code})" if isinstance(expr, sympy.Add) else code
+def _loss_statements(per_unit: Expr) -> tuple[list[Statement], str]:
+    """The statements of _per_sample_loss before `return np.sum(<code>, axis=1)`, and that
+    code: E itself when the line fits, else `terms`, computed by the statements."""
+    code = numpy_code(per_unit)
+    if len(f"    return np.sum({code}, axis=1)") <= LINE_WIDTH:
+        return [], code
+    return numpy_statements("terms", per_unit), "terms"
 
 
 def _vector(expr: Expr, layer: int) -> Expr:
@@ -232,7 +225,11 @@ def _context(derivation: Derivation) -> dict[str, Any]:
                 "activation": act.name,
                 "init": act.init,
                 "softmax": act.is_softmax,
-                "forward": None if act.expr is None else numpy_code(_vector(act.expr, ld.number)),
+                "forward": (
+                    []
+                    if act.expr is None
+                    else numpy_statements(f"a{ld.number}", _vector(act.expr, ld.number))
+                ),
             }
         )
     log_a, log_1ma = sympy.Symbol(f"log_a{depth}"), sympy.Symbol(f"log_1ma{depth}")
@@ -252,6 +249,7 @@ def _context(derivation: Derivation) -> dict[str, Any]:
     fast = _fast_path(derivation, loss_lines, logs_from_z)
     top = fast[-1]
     top["scratch"] = list(range(1, max(len(top["scratch"]), loss_scratch) + 1))
+    loss_statements, loss_code = _loss_statements(per_unit)
     backward = []
     fetched: set[str] = set()
     for ld in reversed(derivation.layers):
@@ -285,7 +283,8 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         "activations": [layer.activation.name for layer in net.layers],
         "loss_name": net.loss.name,
         "layers": layers,
-        "loss_code": numpy_code(per_unit),
+        "loss_statements": loss_statements,
+        "loss_code": loss_code,
         "loss_arrays": sorted(numpy_code(q) for q in per_unit.atoms(Act, Pre)),
         "loss_comment": f"E = {text(net.loss.expr)} per output unit, summed over the units",
         "uses_log_a": per_unit.has(log_a),

@@ -238,3 +238,160 @@ _PRINTER = LectureNumPyPrinter()
 def numpy_code(expr: Expr) -> str:
     """A vectorised NumPy expression for `expr` (lecture symbols become array variables)."""
     return str(_PRINTER.doprint(expr))
+
+
+#: ruff format's default line length, which the generated module keeps to.
+LINE_WIDTH = 88
+
+Statement = tuple[str, str, str]
+
+
+def numpy_statements(target: str, expr: Expr, *, indent: int = 4) -> list[Statement]:
+    """(target, operator, code) statements that leave the value of `expr` in a fresh array
+    `target`, each line within ruff format's width where the expression can be split.
+
+    Every piece of code is printed whole from a SymPy expression, so precedence is the
+    printer's business: a sum or product too long for one line is cut into partial sums or
+    products (`target = t1 + t2`, then `target += t3 + t4`), an operand still too long
+    becomes a temporary (`target_1`), and so does a function argument.  The first statement
+    always makes a new array, never a view of a cached one, so the in-place updates after it
+    cannot change the cache.
+    """
+    statements = _Splitter(indent).split(target, _unwrap(expr))
+    return [(t, op, _unparenthesised(code)) for t, op, code in statements]
+
+
+def _unparenthesised(code: str) -> str:
+    """A number such as `(1 / 3)` on the right of an assignment, where ruff wants no brackets."""
+    inner = code[1:-1]
+    if code.startswith("(") and code.endswith(")") and "(" not in inner and ")" not in inner:
+        return inner
+    return code
+
+
+def _unwrap(expr: Expr) -> Expr:
+    return expr.args[0] if isinstance(expr, n.Elementwise) else expr
+
+
+def _is_bare(expr: Expr) -> bool:
+    """An array or number that an assignment would alias rather than copy."""
+    inner = _unwrap(expr)
+    return bool(inner.is_Number) or isinstance(inner, n.LayerQuantity | n.Target | sympy.Symbol)
+
+
+#: (operator, operand): the pieces of a sum (`+`, `-`) or product (`*`, `/`) in print order.
+_Part = tuple[str, Expr]
+_INVERSE = {"+": "-", "-": "+", "*": "/", "/": "*"}
+
+
+def _parts(expr: Expr) -> tuple[str, list[_Part]] | None:
+    """(kind, pieces) for a sum ("add"), product ("mul") or elementwise product ("hadamard")
+    of at least two pieces, else None."""
+    if isinstance(expr, sympy.Add):
+        parts: list[_Part] = []
+        for term in expr.as_ordered_terms():
+            negative = bool(term.as_coeff_Mul()[0].is_negative)
+            parts.append(("-", -term) if negative else ("+", term))
+        return "add", parts
+    if isinstance(expr, n.Hadamard):
+        return "hadamard", [("*", _unwrap(arg)) for arg in expr.args]
+    if isinstance(expr, sympy.Mul):
+        coeff, rest = expr.as_coeff_Mul()
+        num, den = sympy.fraction(rest)
+        parts = [] if coeff == 1 else [("*", coeff)]
+        parts += [("*", f) for f in lecture_factors(num) if f != 1]
+        parts += [("/", f) for f in lecture_factors(den) if f != 1]
+        return ("mul", parts) if len(parts) >= 2 else None
+    return None
+
+
+def _combine(kind: str, parts: list[_Part]) -> Expr:
+    """The expression of consecutive pieces, the first taken with its own sign or inverse."""
+    if kind == "add":
+        return sympy.Add(*(e if op == "+" else -e for op, e in parts))
+    if kind == "hadamard":
+        return parts[0][1] if len(parts) == 1 else n.Hadamard(*(e for _, e in parts))
+    return sympy.Mul(*(e if op == "*" else 1 / e for op, e in parts))
+
+
+class _Splitter:
+    def __init__(self, indent: int) -> None:
+        self.indent = indent
+        self.temporaries = 0
+
+    def fits(self, target: str, op: str, code: str) -> bool:
+        return self.indent + len(f"{target} {op} {code}") <= LINE_WIDTH
+
+    def split(self, target: str, expr: Expr) -> list[Statement]:
+        code = numpy_code(expr)
+        if self.fits(target, "=", code) or _is_bare(expr):
+            return [(target, "=", code)]
+        found = _parts(expr)
+        if found is None:
+            return self._through_temporaries(target, expr)
+        kind, parts = found
+        if _is_bare(parts[0][1]) and not self.fits(
+            target, "=", numpy_code(_combine(kind, parts[:2]))
+        ):
+            # start from a piece that is a new array; sums and products commute
+            start = next((i for i, (op, e) in enumerate(parts) if not _is_bare(e)), 0)
+            if parts[start][0] in "+*":
+                parts.insert(0, parts.pop(start))
+        count = 1
+        while count < len(parts) and self.fits(
+            target, "=", numpy_code(_combine(kind, parts[: count + 1]))
+        ):
+            count += 1
+        first = _combine(kind, parts[:count])
+        if _is_bare(first) and count < len(parts):
+            count += 1  # the line is too long either way; never alias a cached array
+            first = _combine(kind, parts[:count])
+        out = self.split(target, first)
+        rest = parts[count:]
+        while rest:
+            op = rest[0][0]
+            size = 1
+            while size < len(rest) and self.fits(
+                target, f"{op}=", numpy_code(self._operand(kind, rest[: size + 1]))
+            ):
+                size += 1
+            operand = self._operand(kind, rest[:size])
+            code = numpy_code(operand)
+            if self.fits(target, f"{op}=", code) or _is_bare(operand):
+                out.append((target, f"{op}=", code))
+            else:
+                temporary = self._temporary(target)
+                out += self.split(temporary, operand)
+                out.append((target, f"{op}=", temporary))
+            rest = rest[size:]
+        return out
+
+    def _operand(self, kind: str, parts: list[_Part]) -> Expr:
+        """The right-hand side of `target op= ...` for pieces whose first has operator op."""
+        op = parts[0][0]
+        if op in "+*":
+            return _combine(kind, parts)
+        return _combine(kind, [(_INVERSE[o], e) for o, e in parts])
+
+    def _temporary(self, target: str) -> str:
+        self.temporaries += 1
+        return f"{target}_{self.temporaries}"
+
+    def _through_temporaries(self, target: str, expr: Expr) -> list[Statement]:
+        """A call or power whose arguments make the line too long: the longest argument that
+        is not an array becomes a temporary, until the line fits or none is left."""
+        out: list[Statement] = []
+        while not self.fits(target, "=", numpy_code(expr)):
+            candidates = [
+                arg
+                for arg in expr.args
+                if isinstance(arg, Expr) and not _is_bare(arg) and not arg.is_Number
+            ]
+            if not isinstance(expr, sympy.Function | sympy.Pow) or not candidates:
+                break
+            longest = max(candidates, key=lambda arg: len(numpy_code(arg)))
+            temporary = self._temporary(target)
+            out += self.split(temporary, longest)
+            expr = expr.xreplace({longest: sympy.Symbol(temporary)})
+        out.append((target, "=", numpy_code(expr)))
+        return out
