@@ -1,0 +1,240 @@
+"""The generated module's formulas against an independent autodiff library (JAX, float64).
+
+A zoo of custom activations (GELU three ways, SiLU, mish, ELU, SELU, CELU, softsign, hard-tanh,
+hard-sigmoid, log-sigmoid, bent identity, sin, softplus with a β, leaky max) goes through
+`generate`, in a hidden and in the output layer of one network, and the module's gradients()
+and sgd_step are compared with jax.grad of the same network written with JAX's own functions.
+Further tests: long statements printed whole (no precedence from joined strings), the source
+stays as ruff formats it, and every result has the parameters' dtype.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+from symbackprop import Layer, Network, activation, custom_activation, loss
+from symbackprop.codegen import generate
+from symbackprop.gradcheck import gradcheck, load_module, report
+
+jax = pytest.importorskip("jax")
+jax.config.update("jax_enable_x64", True)
+jnp = jax.numpy
+jsp = pytest.importorskip("jax.scipy.special")
+
+Array = np.ndarray
+Params = dict[str, Array]
+
+SELU_L, SELU_A = 1.0507009873554805, 1.6732632423543772
+
+#: name -> (the spec's expression in z, the same function in JAX)
+ZOO: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "gelu_erf": (
+        "0.5*z*(1 + erf(z/sqrt(2)))",
+        lambda z: 0.5 * z * (1 + jsp.erf(z / np.sqrt(2.0))),
+    ),
+    "gelu_tanh": (
+        "0.5*z*(1 + tanh(0.7978845608*(z + 0.044715*z**3)))",
+        lambda z: 0.5 * z * (1 + jnp.tanh(0.7978845608 * (z + 0.044715 * z**3))),
+    ),
+    "gelu_sigmoid": ("z/(1 + exp(-1.702*z))", lambda z: z * jax.nn.sigmoid(1.702 * z)),
+    "swish": ("z/(1 + exp(-z))", lambda z: z * jax.nn.sigmoid(z)),
+    "mish": ("z*tanh(log(1 + exp(z)))", lambda z: z * jnp.tanh(jax.nn.softplus(z))),
+    "elu": (
+        "max(z, 0) + exp(min(z, 0)) - 1",
+        lambda z: jnp.where(z > 0, z, jnp.expm1(jnp.minimum(z, 0.0))),
+    ),
+    "selu": (
+        f"{SELU_L}*(max(z, 0) + {SELU_A}*(exp(min(z, 0)) - 1))",
+        lambda z: SELU_L * jnp.where(z > 0, z, SELU_A * jnp.expm1(jnp.minimum(z, 0.0))),
+    ),
+    "celu": (
+        "max(z, 0) + 0.5*(exp(min(z, 0)/0.5) - 1)",
+        lambda z: jnp.where(z > 0, z, 0.5 * jnp.expm1(jnp.minimum(z, 0.0) / 0.5)),
+    ),
+    "softsign": ("z/(1 + abs(z))", lambda z: z / (1 + jnp.abs(z))),
+    "hardtanh": ("max(-1, min(1, z))", lambda z: jnp.clip(z, -1.0, 1.0)),
+    "hardsigmoid": ("max(0, min(1, z/6 + 1/2))", lambda z: jnp.clip(z / 6 + 0.5, 0.0, 1.0)),
+    "logsigmoid": ("-log(1 + exp(-z))", lambda z: jax.nn.log_sigmoid(z)),
+    "bent": ("(sqrt(z**2 + 1) - 1)/2 + z", lambda z: (jnp.hypot(z, 1.0) - 1) / 2 + z),
+    "sin": ("sin(z)", jnp.sin),
+    "softplus2": ("log(1 + exp(2*z))/2", lambda z: jnp.logaddexp(0.0, 2 * z) / 2),
+    "leaky_max": ("max(z, 0.1*z)", lambda z: jnp.maximum(z, 0.1 * z)),
+}
+
+INPUTS, HIDDEN, OUTPUTS = 3, 4, 2
+
+
+def _network(name: str) -> Network:
+    """3 -> 4 -> 2, the activation in both layers, squared error."""
+    act = custom_activation(ZOO[name][0], name)
+    return Network(name, INPUTS, (Layer(HIDDEN, act), Layer(OUTPUTS, act)), loss("squared_error"))
+
+
+@functools.cache
+def _source(name: str) -> str:
+    return generate(_network(name)).source
+
+
+def _module(name: str) -> ModuleType:
+    return load_module(_source(name), name)
+
+
+def _jax_loss(sigma: Callable[[Any], Any]) -> Callable[..., Any]:
+    def value(params: dict[str, Any], X: Any, Y: Any) -> Any:
+        a1 = sigma(X @ params["W1"].T + params["b1"])
+        a2 = sigma(a1 @ params["W2"].T + params["b2"])
+        return jnp.mean(jnp.sum((a2 - Y) ** 2, axis=1))
+
+    return value
+
+
+def _reference(name: str, params: Params, X: Array, Y: Array) -> tuple[float, Params]:
+    value = _jax_loss(ZOO[name][1])
+    as_jax = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in params.items()}
+    loss_value, grads = jax.value_and_grad(value)(as_jax, jnp.asarray(X), jnp.asarray(Y))
+    return float(loss_value), {k: np.asarray(g) for k, g in grads.items()}
+
+
+def _ordinary(seed: int = 0, batch: int = 5) -> tuple[Params, Array, Array]:
+    rng = np.random.default_rng(seed)
+    params = {
+        "W1": rng.normal(0.0, 1.0, (HIDDEN, INPUTS)),
+        "b1": rng.normal(0.0, 0.5, HIDDEN),
+        "W2": rng.normal(0.0, 1.0, (OUTPUTS, HIDDEN)),
+        "b2": rng.normal(0.0, 0.5, OUTPUTS),
+    }
+    X = rng.normal(0.0, 1.5, (batch, INPUTS))
+    Y = rng.normal(0.0, 1.0, (batch, OUTPUTS))
+    return params, X, Y
+
+
+def _close(actual: Array, expected: Array, rtol: float, what: str) -> None:
+    """Equal up to rtol relative to the array's largest entry (entries may cancel to ~0)."""
+    scale = max(float(np.max(np.abs(expected))), 1e-300)
+    error = float(np.max(np.abs(actual - expected))) / scale
+    assert error <= rtol, f"{what}: relative error {error:.3e} > {rtol:.0e}"
+
+
+def _check_against_jax(name: str, params: Params, X: Array, Y: Array, rtol: float) -> None:
+    module = _module(name)
+    expected_loss, expected = _reference(name, params, X, Y)
+    with np.errstate(over="ignore", under="ignore"):
+        grads = module.gradients(params, X, Y)
+        value = module.loss(params, X, Y)
+        stepped = {k: v.copy() for k, v in params.items()}
+        step_value = module.sgd_step(stepped, X, Y, 1.0)
+    assert value == pytest.approx(expected_loss, rel=rtol)
+    assert step_value == pytest.approx(expected_loss, rel=rtol)
+    for key, want in expected.items():
+        assert np.all(np.isfinite(grads[key])), (name, key, grads[key])
+        _close(grads[key], want, rtol, f"{name} gradients {key}")
+        _close(params[key] - stepped[key], want, rtol, f"{name} sgd_step {key}")
+
+
+# ====================================================================== ordinary points
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_zoo_gradients_match_jax_at_ordinary_points(name: str) -> None:
+    params, X, Y = _ordinary()
+    _check_against_jax(name, params, X, Y, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["mish", "elu", "leaky_max", "gelu_tanh"])
+def test_zoo_gradients_pass_gradcheck(name: str) -> None:
+    check = gradcheck(_network(name))
+    assert check.ok, report(check)
+
+
+# ====================================================================== the source text
+
+
+def _ruff() -> list[str]:
+    found = shutil.which("ruff") or shutil.which("ruff", path=str(Path(sys.executable).parent))
+    if found:
+        return [found]
+    pytest.skip("ruff is not installed")
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_zoo_source_is_formatted_and_lint_clean(name: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{name}.py"
+    path.write_text(_source(name), encoding="utf-8")
+    for args in (("format", "--check", "--diff"), ("check",)):
+        result = subprocess.run(
+            [*_ruff(), *args, "--isolated", "--no-cache", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_long_hidden_delta_is_split_into_whole_expressions() -> None:
+    """mish's σ' is a long sum: the statements computing δ^(1) must keep it one factor."""
+    source = _source("mish")
+    body = source[source.index("def _backward") : source.index("def gradients")]
+    lines = [line.strip() for line in body.splitlines()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("delta1 ="))
+    block = []
+    for line in lines[start:]:
+        if line.startswith("#"):
+            break
+        block.append(line)
+    assert len(block) > 1, block  # it was too long for one line
+    assert all(len(line) + 4 <= 88 for line in block), block
+    # the first statement makes a new array: never the cached a1 or z1 itself
+    assert block[0] not in ("delta1 = a1", "delta1 = z1"), block
+
+
+# ====================================================================== dtype
+
+
+@pytest.mark.parametrize("name", ["swish", "elu"])
+@pytest.mark.parametrize("x_dtype", [np.float64, np.int64, np.float16])
+def test_results_have_the_parameters_dtype(name: str, x_dtype: type) -> None:
+    module = _module(name)
+    params64, X, Y = _ordinary()
+    params = {k: v.astype(np.float32) for k, v in params64.items()}
+    X = (X * 2).astype(x_dtype)
+    out, cache = module.forward(params, X)
+    assert out.dtype == np.float32 and all(v.dtype == np.float32 for v in cache.values())
+    grads = module.gradients(params, X, Y)
+    assert {k: g.dtype for k, g in grads.items()} == {k: np.float32 for k in params}
+    assert type(module.loss(params, X, Y)) is float
+    stepped = {k: v.copy() for k, v in params.items()}
+    module.sgd_step(stepped, X, Y, 0.1)
+    assert {k: v.dtype for k, v in stepped.items()} == {k: np.float32 for k in params}
+    history = module.train(stepped, X, Y, lr=0.1, epochs=2, batch_size=2)
+    assert len(history) == 2 and {v.dtype for v in stepped.values()} == {np.dtype(np.float32)}
+    # float32 gradients are those of float64 to float32's precision
+    _, expected = _reference(name, params, X.astype(np.float32).astype(np.float64), Y)
+    for key in expected:
+        _close(grads[key].astype(np.float64), expected[key], 1e-4, key)
+
+
+def test_builtin_network_keeps_float32_with_float64_inputs() -> None:
+    net = Network(
+        "b",
+        3,
+        (Layer(4, activation("tanh")), Layer(2, activation("sigmoid"))),
+        loss("binary_cross_entropy"),
+    )
+    module = load_module(generate(net).source, "b")
+    params = module.init_params(seed=1, dtype=np.float32)
+    X = np.random.default_rng(1).normal(size=(6, 3))
+    Y = (X[:, :2] > 0).astype(np.float64)
+    grads = module.gradients(params, X, Y)
+    assert {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
+    module.sgd_step(params, X, Y, 0.5)
+    assert {p.dtype for p in params.values()} == {np.dtype(np.float32)}
