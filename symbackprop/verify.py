@@ -121,6 +121,9 @@ class Verdict:
     tolerance: float
     checked: int = 0
     symbolic: bool = False
+    #: False when the equation was checked at no instance (it names no layer of this network):
+    #: then `holds` is False too, and `reason` starts "does not apply".
+    applies: bool = True
 
 
 # ---------------------------------------------------------------- the AST
@@ -735,18 +738,21 @@ def _end(tree: Tree[Token]) -> int:
 
 
 _DISPLAY = re.compile(
-    r"\\begin\{(align|equation|gather|multline|eqnarray)(\*?)\}(?P<a>.*?)\\end\{\1\2\}"
-    r"|\\\[(?P<b>.*?)\\\]|\$\$(?P<c>.*?)\$\$",
+    r"\\begin\{(aligned|align|equation|gather|multline|eqnarray)(\*?)\}(?P<a>.*?)"
+    r"\\end\{\1\2\}|\\\[(?P<b>.*?)\\\]|\$\$(?P<c>.*?)\$\$",
     re.S,
 )
+#: A Markdown document's display maths: `$$` alone on a line.
+_MARKDOWN_DISPLAY = re.compile(r"^\$\$\s*$", re.M)
 
 
 def split_equations(text: str) -> list[tuple[int, int]]:
     """(start, end) of each equation in a .tex snippet: one per line or align row, where rows
     that start with '=' (after '&') or hold no '=' continue the equation above them.  In a whole
-    document (\\begin{document}), only display math (align, equation, \\[ \\], $$) is read."""
+    document (\\begin{document}, or Markdown with `$$` lines), only display math (align,
+    aligned, equation, \\[ \\], $$) is read."""
     regions = []
-    if "\\begin{document}" in text:
+    if "\\begin{document}" in text or _MARKDOWN_DISPLAY.search(text):
         for match in _DISPLAY.finditer(text):
             group = next(g for g in ("a", "b", "c") if match.group(g) is not None)
             regions.append(match.span(group))
@@ -1093,6 +1099,26 @@ def _layer_domain(sides: list[Node], depth: int) -> tuple[list[int | None], str 
     return list(values), None
 
 
+def _no_layer(sides: list[Node], depth: int) -> str:
+    """Why no value of l fits: the quantity asking the most of l from below, and from above."""
+    low: tuple[int, str] | None = None
+    high: tuple[int, str] | None = None
+    for q in (n for side in sides for n in walk(side) if isinstance(n, Qty)):
+        if q.layer is None or q.layer.base != "l":
+            continue
+        least = _LAYER_RANGE.get(q.kind, 0) - q.layer.offset
+        most = depth - q.layer.offset
+        if low is None or least > low[0]:
+            low = (least, _show(q))
+        if high is None or most < high[0]:
+            high = (most, _show(q))
+    assert low is not None and high is not None
+    return (
+        f"no layer l of this network (L = {depth}) has every quantity of it: "
+        f"{low[1]} needs l ≥ {low[0]} and {high[1]} needs l ≤ {high[0]}"
+    )
+
+
 def _index_problems(left: Node, right: Node, depth: int, domain: list[int | None]) -> str | None:
     """Free indices on one side only, indices both free and summed, sums over the wrong range."""
     sides = [_scope(left, depth), _scope(right, depth)]
@@ -1277,20 +1303,7 @@ class _Evaluator:
     def partial(self, node: Part, env: dict[str, int]) -> Val:
         num, den = node.num, node.den
         x, y = self.key(num, env), self.key(den, env)
-        if (
-            num.kind == "a"
-            and den.kind == "z"
-            and num.indices
-            and num.indices == den.indices
-            and x[1] == y[1]
-            and x[1] > 0
-            and self.p.activation(x[1]).is_softmax
-        ):
-            raise _Undefined(
-                f"∂a_j/∂z_j with the same unit is the elementwise σ'; layer {x[1]} is softmax",
-                benign=num.layer is not None and num.layer.base != "",
-            )
-        jac = self.p.jac(x, y)
+        jac = self.p.jac(x, y)  # softmax included: ∂a_j/∂z_j is its Jacobian's diagonal entry
         if num.indices or den.indices:
             return float(jac[self.flat(num, env), self.flat(den, env)])
         if num.kind == "E":
@@ -1302,7 +1315,9 @@ class _Evaluator:
             return jac.reshape(self.p.W[y[1]].shape)
         return jac
 
-    def call(self, node: Call, env: dict[str, int]) -> Val:
+    def call(self, node: Call, env: dict[str, int], diagonal: bool = False) -> Val:
+        """A function's value; `diagonal`: the call is a whole factor of a ⊙ product, where a
+        softmax σ' is read elementwise, as ∂a_j/∂z_j (its Jacobian's diagonal)."""
         arg = self.value(node.arg, env)
         if node.fn in ("sigma", "sigma_prime"):
             ref = _sigma_layer(node)
@@ -1310,11 +1325,7 @@ class _Evaluator:
             if not 1 <= m <= self.depth:
                 raise _Undefined(f"layer {m} has no activation σ")
             if self.p.activation(m).is_softmax:
-                name = "σ'" if node.fn == "sigma_prime" else "σ"
-                raise _Undefined(
-                    f"{name} is defined for elementwise activations, and layer {m} is softmax",
-                    benign=ref is not None and ref.base != "",
-                )
+                return self.softmax(node, m, arg, env, diagonal)
             fn = self.p.sigma(m) if node.fn == "sigma" else self.p.sigma_prime(m)
             return _apply(fn, arg)
         with np.errstate(all="ignore"):
@@ -1330,11 +1341,44 @@ class _Evaluator:
             out = fns[node.fn](arg)
         return float(out) if isinstance(arg, float) else np.asarray(out, dtype=np.float64)
 
+    def softmax(self, node: Call, m: int, arg: Val, env: dict[str, int], diagonal: bool) -> Val:
+        """σ or σ' of softmax layer m: σ(z^{(m)}) is the vector a^{(m)}, σ(z_j^{(m)}) its entry
+        a_j^{(m)}; σ'(z^{(m)}) is the Jacobian ∂a^{(m)}/∂z^{(m)} (its diagonal inside ⊙) and
+        σ'(z_j^{(m)}) the entry ∂a_j^{(m)}/∂z_j^{(m)}, as for any other layer."""
+        prime = node.fn == "sigma_prime"
+        if isinstance(arg, float):
+            inner = node.arg
+            if not (isinstance(inner, Qty) and inner.kind == "z" and len(inner.indices) == 1):
+                name = "σ'" if prime else "σ"
+                raise _Malformed(
+                    f"layer {m} is softmax, which acts on the whole vector z^{{({m})}}: "
+                    f"{name} of one number is not defined there; write {name}(z_j^{{({m})}})"
+                )
+            unit = self.index(inner.indices[0], env) - 1
+            s = self.p.a[m][:, 0]
+            if prime:
+                return float(s[unit] * (1.0 - s[unit]))
+            return float(s[unit])
+        if arg.shape[1] != 1:
+            raise _Malformed(f"softmax (layer {m}) acts on a column vector, not a {_shape(arg)}")
+        with np.errstate(all="ignore"):
+            e = np.exp(arg - arg.max())
+            s = e / e.sum()
+        if not prime:
+            return np.asarray(s, dtype=np.float64)
+        if diagonal:
+            return np.asarray(s * (1.0 - s), dtype=np.float64)
+        return np.asarray(np.diagflat(s) - s @ s.T, dtype=np.float64)
+
     def product(self, node: Mul, env: dict[str, int]) -> Val:
         segments: list[Val] = []
         current: Val | None = None
-        for op, factor in node.factors:
-            v = self.value(factor, env)
+        ops = [op for op, _ in node.factors]
+        for n, (op, factor) in enumerate(node.factors):
+            alone = op == "odot" or (n + 1 < len(ops) and ops[n + 1] == "odot")
+            alone = alone and (n + 1 == len(ops) or ops[n + 1] == "odot")
+            alone = alone and (n == 0 or op == "odot")
+            v = self.elementwise(factor, env) if alone else self.value(factor, env)
             if op == "odot" and current is not None:
                 segments.append(current)
                 current = v
@@ -1350,6 +1394,27 @@ class _Evaluator:
         for v in segments[1:]:
             out = _hadamard(out, v)
         return out
+
+    def elementwise(self, node: Node, env: dict[str, int]) -> Val:
+        """A whole factor of a ⊙ product: there σ'(z^{(m)}) and ∂a^{(m)}/∂z^{(m)} mean the
+        vector of ∂a_j/∂z_j, the Jacobian's diagonal (all of it for an elementwise layer, and
+        not all of it for softmax, so an elementwise softmax claim meets the true Jacobian)."""
+        if isinstance(node, Call) and node.fn == "sigma_prime":
+            return self.call(node, env, diagonal=True)
+        value = self.value(node, env)
+        if (
+            isinstance(node, Part)
+            and node.num.kind == "a"
+            and node.den.kind == "z"
+            and not node.num.indices
+            and not node.den.indices
+            and isinstance(value, np.ndarray)
+            and value.ndim == 2
+            and value.shape[0] == value.shape[1]
+            and self.key(node.num, env)[1] == self.key(node.den, env)[1]
+        ):
+            return np.asarray(np.diag(value).reshape(-1, 1), dtype=np.float64)
+        return value
 
     def power(self, node: Pow, env: dict[str, int]) -> Val:
         base = self.value(node.base, env)
@@ -1501,9 +1566,12 @@ def _judge(
     def verdict(holds: bool, reason: str, found: _Outcome | None = None, **extra: Any) -> Verdict:
         instance = found.instance if found else None
         checked = extra.get("checked", found.count if found else 0)
-        return Verdict(
-            holds, reason, instance, correct, tolerance, checked, extra.get("symbolic", False)
-        )
+        symbolic = extra.get("symbolic", False)
+        applies = extra.get("applies", True)
+        return Verdict(holds, reason, instance, correct, tolerance, checked, symbolic, applies)
+
+    def not_applying(why: str) -> Verdict:
+        return verdict(False, f"does not apply: {why}", applies=False)
 
     if mixed:
         return verdict(False, f"does not hold: {mixed}")
@@ -1518,7 +1586,7 @@ def _judge(
     depth = net.depth
     domain, missing = _layer_domain(sides, depth)
     if missing:
-        return verdict(False, f"does not hold: {missing}")
+        return not_applying(missing)
     claims = [
         _Claim(n, left, right) for n, (left, right) in enumerate(itertools.pairwise(sides), 1)
     ]
@@ -1536,11 +1604,7 @@ def _judge(
             reason = f"{_step(claim, many)}does not hold: {problem}{example}"
             return verdict(False, reason, found if example else None)
     if not domain:
-        return verdict(
-            True,
-            "holds vacuously: this network has no layer l where every quantity of it exists"
-            f" (L = {depth})",
-        )
+        return not_applying(_no_layer(sides, depth))
     checked = 0
     vacuous: list[str] = []
     for claim in claims:
@@ -1555,10 +1619,12 @@ def _judge(
             reason = f"{step}does not hold {example}{note}"
             return verdict(False, reason, found, checked=checked)
         if found.count == 0:
-            why, benign = found.skipped or ("it has no instance to check", True)
+            why, benign = found.skipped or ("it has no instance on this network", True)
             if not benign:
                 return verdict(False, f"{step}does not hold: {why}", checked=checked)
-            vacuous.append(f"{step}{why}".strip())
+            return not_applying(f"{step}{why}".strip())
+        if found.skipped is not None:
+            vacuous.append(f"{step}{found.skipped[0]}".strip())
     identities = _symbolic(claims) if mode != "vector" else 0
     how = f"{checked} instances at {points} random points{note}"
     also = ""
@@ -1636,6 +1702,8 @@ def _check_claim(
                 try:
                     left = ev.value(claim.left, env)
                     right = ev.value(claim.right, env)
+                    left, right = _as_jacobian(claim.left, left, right)
+                    right, left = _as_jacobian(claim.right, right, left)
                     differ = _differ(left, right, tolerance)
                 except _Malformed as err:
                     out.instance = Instance(claim.step, number, layers, (), None, None)
@@ -1656,6 +1724,25 @@ def _check_claim(
                 out.instance = Instance(claim.step, number, layers, indices, lv, rv)
                 return out
     return out
+
+
+def _as_jacobian(side: Node, value: Val, other: Val) -> tuple[Val, Val]:
+    """A side that is ∂a^{(m)}/∂z^{(m)} (a square matrix) against a column: the column is read
+    as the elementwise derivative, the diagonal matrix diag(v).  Elementwise layers agree
+    with it; softmax's Jacobian does not (off its diagonal)."""
+    if (
+        isinstance(side, Part)
+        and (side.num.kind, side.den.kind) == ("a", "z")
+        and not side.num.indices
+        and not side.den.indices
+        and side.num.layer == side.den.layer
+        and isinstance(value, np.ndarray)
+        and isinstance(other, np.ndarray)
+        and value.shape[0] == value.shape[1] > 1
+        and other.shape == (value.shape[0], 1)
+    ):
+        return value, np.asarray(np.diagflat(other), dtype=np.float64)
+    return value, other
 
 
 def _counterexample(instance: Instance, mode: Mode, points: int) -> str:
@@ -1978,7 +2065,7 @@ def _read(name: str) -> str:
 
 def _print_verdict(verdict: Verdict, prefix: str) -> None:
     print(f"{prefix}{verdict.reason}")
-    if not verdict.holds and verdict.correct:
+    if not verdict.holds and verdict.applies and verdict.correct:
         print(f"  the derivation has: {verdict.correct}")
 
 
