@@ -276,7 +276,7 @@ def _context(derivation: Derivation) -> dict[str, Any]:
                 "db": steps[2],
             }
         )
-    return {
+    context: dict[str, Any] = {
         "name": net.name,
         "sizes": list(net.sizes),
         "depth": depth,
@@ -295,3 +295,25 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         "shared": _shared(fast),
         "loss_lines": loss_lines,
     }
+    context["helpers"] = _helpers(context)
+    return context
+
+
+#: The module's own functions that printed code may call, and the helpers each one needs.
+HELPERS = {"_erf": ("_erf", "_erf_erfc"), "_erfc": ("_erfc", "_erf_erfc")}
+_CALL = re.compile(r"(?<![\w.])(_[a-z]\w*)\(")
+
+
+def _helpers(context: Any) -> set[str]:
+    """The helper functions called anywhere in the context's printed code."""
+    found: set[str] = set()
+    if isinstance(context, str):
+        for name in _CALL.findall(context):
+            found.update(HELPERS.get(name, ()))
+    elif isinstance(context, dict):
+        for value in context.values():
+            found |= _helpers(value)
+    elif isinstance(context, list | tuple):
+        for value in context:
+            found |= _helpers(value)
+    return found

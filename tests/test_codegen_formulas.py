@@ -238,3 +238,58 @@ def test_builtin_network_keeps_float32_with_float64_inputs() -> None:
     assert {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
     module.sgd_step(params, X, Y, 0.5)
     assert {p.dtype for p in params.values()} == {np.dtype(np.float32)}
+
+
+# ====================================================================== erf
+
+
+def _erf_points() -> Array:
+    rng = np.random.default_rng(3)
+    return np.concatenate(
+        [
+            np.linspace(-7.0, 7.0, 1401),
+            np.geomspace(1e-300, 40.0, 600),
+            -np.geomspace(1e-300, 40.0, 300),
+            rng.normal(0.0, 3.0, 300),
+            [0.0, -0.0, 1.9999999999999998, 2.0, 1e300, -1e300],
+        ]
+    )
+
+
+def test_generated_erf_is_accurate_over_the_reals() -> None:
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    module = _module("gelu_erf")
+    x = _erf_points()
+    with np.errstate(all="raise", under="ignore"):
+        erf, erfc = module._erf_erfc(x)
+    assert np.array_equal(module._erf(x), erf)
+    clipped = [mpmath.mpf(float(v)) for v in np.clip(x, -50.0, 50.0)]  # erf(50) is 1
+    want = np.array([float(mpmath.erf(v)) for v in clipped])
+    want_c = np.array([float(mpmath.erfc(v)) for v in clipped])
+    tiny = np.abs(want) < 1e-300
+    assert np.all(np.abs(erf - want)[~tiny] <= 1e-15 * np.abs(want[~tiny]))
+    assert np.all(np.abs(erf - want)[tiny] <= 1e-315)
+    assert erf[-2:].tolist() == [1.0, -1.0] and erfc[-2:].tolist() == [0.0, 2.0]
+    normal = want_c > np.finfo(np.float64).tiny
+    assert np.all(np.abs(erfc - want_c)[normal] <= 1e-12 * want_c[normal])
+    special = module._erf(np.array([np.inf, -np.inf, np.nan]))
+    assert special[0] == 1.0 and special[1] == -1.0 and np.isnan(special[2])
+    moderate = np.abs(x) < 1e30
+    single = module._erf(x[moderate].astype(np.float32))
+    assert single.dtype == np.float32
+    assert np.allclose(single, want[moderate].astype(np.float32), rtol=1e-6, atol=1e-38)
+
+
+def test_erf_helper_only_where_used_and_numpy_only() -> None:
+    import ast
+
+    tree = ast.parse(_source("gelu_erf"))
+    imported = {
+        a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names
+    }
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported <= {"numpy", "__future__", "collections.abc"}, imported
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert {"_erf", "_erf_erfc"} <= defined and "_erfc" not in defined
+    assert "_erf" not in _source("swish")

@@ -169,6 +169,12 @@ class LectureNumPyPrinter(NumPyPrinter):
     def _print_exp(self, expr: sympy.exp) -> str:
         return f"np.exp({self._print(expr.args[0])})"
 
+    def _print_erf(self, expr: sympy.erf) -> str:
+        return f"_erf({self._print(expr.args[0])})"  # the module's helper: NumPy has no erf
+
+    def _print_erfc(self, expr: sympy.erfc) -> str:
+        return f"_erfc({self._print(expr.args[0])})"
+
     def _print_Heaviside(self, expr: sympy.Heaviside) -> str:
         at_zero = expr.args[1] if len(expr.args) > 1 else sympy.S.Half
         return f"np.heaviside({self._print(expr.args[0])}, {self._print(sympy.Float(at_zero))})"
