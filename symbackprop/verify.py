@@ -5,6 +5,9 @@ into a small AST of the lecture's symbols and rejects anything else with its pos
 is never evaluated).  Judging: index analysis first (free and summed indices, sum ranges); then
 each '=' is a claim for every layer l and unit index where both sides are defined, compared in
 float64 at random points of the network with the true derivatives (forward-mode Jacobians).
+A softmax layer is judged like any other: its σ' and ∂a_j/∂z_j are its Jacobian (entries).  An
+equation with no instance on the network (no layer l where all its quantities exist) does not
+apply: it is not "holds" (exit 1).
 """
 
 from __future__ import annotations
@@ -1991,7 +1994,8 @@ def register(commands: Any) -> None:
         "  symbackprop derive seed_chain --format latex -o seed_chain.tex\n"
         "  symbackprop verify seed_chain --file seed_chain.tex\n"
         "  echo 'E = (a^{(L)} - y)^2' | symbackprop verify seed_chain -\n"
-        "Exit status: 0 every equation holds, 1 one does not, 2 unreadable input.",
+        "Exit status: 0 every equation holds, 1 one does not hold or does not apply (it is\n"
+        "checked nowhere on this network), 2 unreadable input.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("spec", help="a TOML spec file, or the name of a bundled example")
@@ -2006,7 +2010,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """The `verify` command: 0 all hold, 1 one does not, 2 unreadable input."""
+    """The `verify` command: 0 all hold, 1 one does not (or does not apply), 2 unreadable."""
     try:
         return _run(args)
     except LatexError as err:
