@@ -138,7 +138,8 @@ def _derive(network: Network, progress: Report | None, stage: list[str]) -> Deri
             progress("deriving layer", number, depth)
     stage[0] = "the general equations"
     general: dict[View, tuple[Equation, ...]] = {
-        view: _general(view, softmax_output=not chain_view) for view in ("chain", "index", "vector")
+        view: _general(view, softmax_output=not chain_view, hidden=depth > 1)
+        for view in ("chain", "index", "vector")
     }
     return Derivation(
         network=network,
@@ -382,13 +383,16 @@ def _at_layer(template: tuple[Equation, ...], layer: int | Expr) -> tuple[Equati
     )
 
 
-def _general(view: View, *, softmax_output: bool) -> tuple[Equation, ...]:
-    """The lecture's general rules with symbolic layers: output L, hidden l.  A softmax output
-    couples its units, so its rules go through the Jacobian da_i/dz_j instead of sigma'."""
+def _general(view: View, *, softmax_output: bool, hidden: bool) -> tuple[Equation, ...]:
+    """The lecture's general rules with symbolic layers: output L, and hidden l (1 <= l < L)
+    where the network has hidden layers.  A softmax output couples its units, so its rules go
+    through the Jacobian da_i/dz_j instead of sigma'."""
     if softmax_output:
         output = _at_layer(_softmax_general(view), L_OUT)
     else:
         output = _at_layer(_layer_template(view, None, None, True, True), L_OUT)[:1]
+    if not hidden:
+        return output
     return (*output, *_layer_template(view, None, None, True, False))
 
 

@@ -142,6 +142,7 @@ def context(derivation: Derivation, show: Any, progress: Report | None = None) -
         "depth": net.depth,
         "loss_name": net.loss.name,
         "targets_sum_to_one": derivation.loss.targets_sum_to_one,
+        "softmax_output": not derivation.has_chain_view,
         "layers": layers,
         "views": views,
     }
