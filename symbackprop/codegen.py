@@ -35,6 +35,7 @@ from .printing.numpy import (
 )
 from .printing.text import text
 from .render import environment
+from .rewrite import stable
 from .spec import Network
 
 TEMPLATE = "numpy/module.py.jinja"
@@ -157,19 +158,20 @@ def _fast_path(
         info["forward"], scratch = (
             ([], 0)
             if act.expr is None or info["identity"]
-            else inplace_code(_vector(act.expr, number), f"a{number}", f"s{number}_")
+            else inplace_code(stable(_vector(act.expr, number)), f"a{number}", f"s{number}_")
         )
         delta = ld.equation("vector", "delta")
         assert delta is not None
         if number == depth:
             coeff, rest = delta.final.args[0].as_coeff_Mul()
+            rest = stable(rest)
             info["delta"], used = inplace_code(rest, f"delta{number}", f"s{number}_")
             info["scale"] = "lr / n" if coeff == 1 else f"{numpy_code(coeff)} * lr / n"
             later = info["delta"] + loss_lines + ([f"z{number}"] if loss_reads_z else [])
         else:
             sigma = ld.rule.derivative
             assert sigma is not None
-            slope = _vector(sigma, number)
+            slope = stable(_vector(sigma, number))
             scaled = (
                 None
                 if sigma == 1
@@ -228,13 +230,15 @@ def _context(derivation: Derivation) -> dict[str, Any]:
                 "forward": (
                     []
                     if act.expr is None
-                    else numpy_statements(f"a{ld.number}", _vector(act.expr, ld.number))
+                    else numpy_statements(f"a{ld.number}", stable(_vector(act.expr, ld.number)))
                 ),
             }
         )
     log_a, log_1ma = sympy.Symbol(f"log_a{depth}"), sympy.Symbol(f"log_1ma{depth}")
-    per_unit = _vector(net.loss.expr, depth).xreplace(
-        {sympy.log(Act(depth)): log_a, sympy.log(1 - Act(depth)): log_1ma}
+    per_unit = stable(
+        _vector(net.loss.expr, depth).xreplace(
+            {sympy.log(Act(depth)): log_a, sympy.log(1 - Act(depth)): log_1ma}
+        )
     )
     output = derivation.layers[-1].rule
     output_kind = (
@@ -254,12 +258,15 @@ def _context(derivation: Derivation) -> dict[str, Any]:
     fetched: set[str] = set()
     for ld in reversed(derivation.layers):
         eqs = [ld.equation("vector", kind) for kind in ("delta", "dE_dw", "dE_db")]
+        finals = [None if eq is None else stable(eq.final) for eq in eqs]
         steps: list[dict[str, Any]] = [
-            {"comment": _comment(eq), "code": numpy_code(eq.final)} for eq in eqs if eq
+            {"comment": _comment(eq), "code": numpy_code(final)}
+            for eq, final in zip(eqs, finals, strict=True)
+            if eq is not None and final is not None
         ]
-        assert eqs[0] is not None
+        assert finals[0] is not None
         steps[0]["statements"] = _statements(
-            f"delta{ld.number}", eqs[0].final, mean=ld.number == depth
+            f"delta{ld.number}", finals[0], mean=ld.number == depth
         )
         arrays = sorted(
             {numpy_code(q) for eq in eqs if eq for q in eq.final.atoms(Act, Pre)} - fetched

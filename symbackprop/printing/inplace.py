@@ -15,7 +15,8 @@ import sympy
 from sympy import Expr
 
 from .. import notation as n
-from .numpy import _logistic_argument, _one_minus_exp_argument, numpy_code
+from ..rewrite import Logistic, Softplus, expm1, log1p
+from .numpy import numpy_code
 
 
 @dataclass
@@ -46,11 +47,11 @@ class InPlace:
             self._add(expr, out)
         elif isinstance(expr, sympy.Mul):
             self._mul(expr, out)
-        elif (u := _logistic_argument(expr)) is not None:
-            self._unary(u, out, lambda src: f"np.multiply({src}, 0.5, out={out})")
+        elif isinstance(expr, Logistic):
+            self._unary(expr.args[0], out, lambda src: f"np.multiply({src}, 0.5, out={out})")
             self.lines += [f"np.tanh({out}, out={out})", f"{out} *= 0.5", f"{out} += 0.5"]
-        elif (u := _softplus_argument(expr)) is not None:
-            self._unary(u, out, lambda src: f"np.logaddexp(0.0, {src}, out={out})")
+        elif isinstance(expr, Softplus):
+            self._unary(expr.args[0], out, lambda src: f"np.logaddexp(0.0, {src}, out={out})")
         elif isinstance(expr, sympy.Pow) and expr.exp == 2:
             self._unary(expr.base, out, lambda src: f"np.multiply({src}, {src}, out={out})")
         elif isinstance(expr, sympy.Function) and type(expr) in _UNARY and len(expr.args) == 1:
@@ -78,11 +79,6 @@ class InPlace:
             self.lines.append(call(out))
 
     def _add(self, expr: sympy.Add, out: str) -> None:
-        u = _one_minus_exp_argument(expr)
-        if u is not None:  # 1 - e^u = -expm1(u), exact near u = 0
-            self._unary(u, out, lambda src: f"np.expm1({src}, out={out})")
-            self.lines.append(f"np.negative({out}, out={out})")
-            return
         constant, rest = expr.as_coeff_Add()
         terms = sorted(sympy.Add.make_args(rest), key=lambda t: _signed_leaf(t) != (1, t))
         if constant != 0 and len(terms) == 1 and terms[0].as_coeff_Mul()[0] == -1:
@@ -127,7 +123,9 @@ class InPlace:
             self._apply(factor, out, "*=")
         for divisor in divisors:
             self._apply(divisor, out, "/=")
-        if coeff != 1:
+        if coeff == -1:
+            self.lines.append(f"np.negative({out}, out={out})")
+        elif coeff != 1:
             self.lines.append(f"{out} *= {_bare(coeff)}")
 
     def _apply(self, operand: Expr, out: str, op: str) -> None:
@@ -141,16 +139,16 @@ class InPlace:
         self._free.append(scratch)
 
 
-_UNARY = {sympy.tanh: "tanh", sympy.exp: "exp", sympy.log: "log", sympy.Abs: "abs"}
-
-
-def _softplus_argument(expr: Expr) -> Expr | None:
-    """u when `expr` is log(1 + e^u), computed as np.logaddexp(0, u) so it cannot overflow."""
-    if isinstance(expr, sympy.log) and isinstance(expr.args[0], sympy.Add):
-        rest = expr.args[0] - 1
-        if sympy.S.One in expr.args[0].args and isinstance(rest, sympy.exp):
-            return rest.args[0]
-    return None
+_UNARY = {
+    sympy.tanh: "tanh",
+    sympy.exp: "exp",
+    sympy.log: "log",
+    sympy.Abs: "abs",
+    sympy.sin: "sin",
+    sympy.cos: "cos",
+    expm1: "expm1",
+    log1p: "log1p",
+}
 
 
 def _bare(number: Expr) -> str:

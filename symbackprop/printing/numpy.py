@@ -1,9 +1,10 @@
 """NumPy code for the derivation's expressions: a strict SymPy NumPyPrinter subclass.
 
 Variables follow the lecture (`a2`, `z1`, `delta2`, `W2`, `Y`), operators are spaced as `ruff
-format` writes them, stable forms are chosen for the functions that overflow (log(1 + e^u) is
-`np.logaddexp(0.0, u)`, the logistic function goes through `np.tanh`), and anything without a
-NumPy translation raises instead of being printed as text.
+format` writes them, the stable forms chosen by symbackprop.rewrite (run on an expression before
+it is printed here) become their NumPy functions (Softplus is `np.logaddexp(0.0, u)`, Logistic
+goes through `np.tanh`), and anything without a NumPy translation raises instead of being
+printed as text.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 
 from .. import notation as n
 from ..errors import SymbackpropError
+from ..rewrite import Hypot, LogCosh, Logistic, Softplus
 from .common import lecture_factors
+
+LOG_2 = 0.6931471805599453
 
 _NAMES = {n.Act: "a", n.Pre: "z", n.Delta: "delta", n.WeightMatrix: "W", n.Bias: "b"}
 
@@ -81,7 +85,7 @@ class LectureNumPyPrinter(NumPyPrinter):
     def _wrap(self, expr: Expr, level: int) -> str:
         text = str(self._print(expr))
         inner = expr.args[0] if isinstance(expr, n.Elementwise) else expr
-        rank = PRECEDENCE["Add"] if _logistic_argument(inner) is not None else precedence(inner)
+        rank = PRECEDENCE["Add"] if isinstance(inner, Logistic | LogCosh) else precedence(inner)
         if isinstance(inner, sympy.Sum) or (
             isinstance(inner, n.MatProd) and isinstance(inner.args[0].args[0], n.Elementwise)
         ):
@@ -91,9 +95,6 @@ class LectureNumPyPrinter(NumPyPrinter):
         return text
 
     def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
-        u = _one_minus_exp_argument(expr)
-        if u is not None:  # 1 - e^u loses precision near u = 0; expm1 does not
-            return f"-np.expm1({self._print(u)})"
         terms = list(expr.as_ordered_terms())
         out = self._print(terms[0])
         for term in terms[1:]:
@@ -113,7 +114,7 @@ class LectureNumPyPrinter(NumPyPrinter):
         prefix = ""
         if coeff != 1 and sympy.Rational(repr(float(coeff))) == coeff:
             prefix, expr = f"{self._print(coeff)} * ", rest
-        num, den = sympy.fraction(expr)
+        num, den = _fraction(expr)
         top = " * ".join(self._wrap(f, level) for f in lecture_factors(num))
         if den == 1:
             return prefix + top
@@ -124,9 +125,6 @@ class LectureNumPyPrinter(NumPyPrinter):
 
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
         base, exponent = expr.args
-        u = _logistic_argument(expr)
-        if u is not None:
-            return f"0.5 + 0.5 * np.tanh(0.5 * {self._wrap(u, PRECEDENCE['Mul'])})"
         if exponent.is_negative:
             return f"1 / {self._wrap(sympy.Pow(base, -exponent), PRECEDENCE['Pow'] + 1)}"
         if exponent == sympy.S.Half:
@@ -157,14 +155,28 @@ class LectureNumPyPrinter(NumPyPrinter):
     def _print_Pi(self, expr: Expr) -> str:
         return "np.pi"
 
-    # ---- functions: stable forms first
+    # ---- functions; the stable forms are nodes of symbackprop.rewrite
     def _print_log(self, expr: sympy.log) -> str:
-        arg = expr.args[0]
-        if isinstance(arg, sympy.Add) and len(arg.args) == 2 and sympy.S.One in arg.args:
-            other = arg - 1
-            if isinstance(other, sympy.exp):
-                return f"np.logaddexp(0.0, {self._print(other.args[0])})"
-        return f"np.log({self._print(arg)})"
+        return f"np.log({self._print(expr.args[0])})"
+
+    def _print_Logistic(self, expr: Logistic) -> str:
+        return f"0.5 + 0.5 * np.tanh(0.5 * {self._wrap(expr.args[0], PRECEDENCE['Mul'])})"
+
+    def _print_Softplus(self, expr: Softplus) -> str:
+        return f"np.logaddexp(0.0, {self._print(expr.args[0])})"
+
+    def _print_LogCosh(self, expr: LogCosh) -> str:
+        u = expr.args[0]
+        return f"np.logaddexp({self._print(u)}, {self._print(-u)}) - {LOG_2!r}"
+
+    def _print_Hypot(self, expr: Hypot) -> str:
+        return f"np.hypot({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_expm1(self, expr: Expr) -> str:
+        return f"np.expm1({self._print(expr.args[0])})"
+
+    def _print_log1p(self, expr: Expr) -> str:
+        return f"np.log1p({self._print(expr.args[0])})"
 
     def _print_exp(self, expr: sympy.exp) -> str:
         return f"np.exp({self._print(expr.args[0])})"
@@ -218,24 +230,16 @@ class LectureNumPyPrinter(NumPyPrinter):
         raise UnsupportedInCode("a Kronecker delta left in a vectorised expression")
 
 
-def _one_minus_exp_argument(expr: Expr) -> Expr | None:
-    """u when `expr` is 1 - e^u (softplus' through its output), else None."""
-    if isinstance(expr, sympy.Add) and len(expr.args) == 2 and sympy.S.One in expr.args:
-        rest = 1 - expr
-        if isinstance(rest, sympy.exp):
-            return rest.args[0]
-    return None
-
-
-def _logistic_argument(expr: Expr) -> Expr | None:
-    """u when `expr` is the logistic function 1 / (1 + e^(-u)), printed through tanh so that
-    no exp can overflow; otherwise None."""
-    if not (isinstance(expr, sympy.Pow) and expr.exp == -1 and isinstance(expr.base, sympy.Add)):
-        return None
-    rest = expr.base - 1
-    if sympy.S.One in expr.base.args and isinstance(rest, sympy.exp):
-        return -rest.args[0]
-    return None
+def _fraction(expr: Expr) -> tuple[Expr, Expr]:
+    """Numerator and denominator, e^(-u) kept in the numerator: 1 / e^u overflows to a
+    division by inf (and then inf / inf) where e^(-u) is merely 0."""
+    num, den = sympy.fraction(expr)
+    exps = [f for f in sympy.Mul.make_args(den) if isinstance(f, sympy.exp)]
+    if not exps:
+        return num, den
+    num = sympy.Mul(num, *(sympy.exp(-f.args[0]) for f in exps))
+    den = sympy.Mul(*(f for f in sympy.Mul.make_args(den) if not isinstance(f, sympy.exp)))
+    return num, den
 
 
 _PRINTER = LectureNumPyPrinter()
@@ -303,7 +307,7 @@ def _parts(expr: Expr) -> tuple[str, list[_Part]] | None:
         return "hadamard", [("*", _unwrap(arg)) for arg in expr.args]
     if isinstance(expr, sympy.Mul):
         coeff, rest = expr.as_coeff_Mul()
-        num, den = sympy.fraction(rest)
+        num, den = _fraction(rest)
         parts = [] if coeff == 1 else [("*", coeff)]
         parts += [("*", f) for f in lecture_factors(num) if f != 1]
         parts += [("/", f) for f in lecture_factors(den) if f != 1]
