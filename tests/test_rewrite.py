@@ -1,0 +1,63 @@
+"""The stable-form rewrite pass (symbackprop.rewrite) and a custom loss that needs it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+
+from symbackprop import Layer, Network, activation, custom_loss
+from symbackprop.codegen import generate
+from symbackprop.gradcheck import load_module
+from symbackprop.rewrite import Hypot, LogCosh, Logistic, Softplus, expm1, log1p, stable
+
+z = sympy.Symbol("z", real=True)
+
+
+@pytest.mark.parametrize(
+    ("expr", "want"),
+    [
+        (sympy.log(1 + sympy.exp(2 * z)), Softplus(2 * z)),
+        (1 / (1 + sympy.exp(-z)), Logistic(z)),
+        (sympy.exp(z) / (sympy.exp(z) + 1) ** 2, Logistic(z) * Logistic(-z)),
+        (sympy.exp(z) - 1, expm1(z)),
+        (3 - 3 * sympy.exp(z), -3 * expm1(z)),
+        (sympy.log(1 + z**2), log1p(z**2)),
+        (sympy.log(sympy.cosh(z)), LogCosh(z)),
+        (sympy.sinh(z) / sympy.cosh(z), sympy.tanh(z)),
+        (sympy.sqrt(z**2 + 1), Hypot(z, 1)),
+        (z / sympy.sqrt(z**2 + 1), z / Hypot(z, 1)),
+        (
+            (z + sympy.exp(z) + 1) * sympy.exp(z) / (sympy.exp(z) + 1) ** 2,
+            Logistic(z) ** 2 + (z + 1) * Logistic(z) * Logistic(-z),
+        ),
+    ],
+)
+def test_rewrites(expr: sympy.Expr, want: sympy.Expr) -> None:
+    got = stable(expr)
+    assert sympy.expand(got - want) == 0, got
+    assert stable(got) == got  # a fixed point
+
+
+def test_plain_expressions_are_left_alone() -> None:
+    for expr in (z**2, sympy.tanh(z), sympy.exp(z), sympy.log(z), sympy.Max(z, 0)):
+        assert stable(expr) == expr
+
+
+def test_log_cosh_loss_is_finite_at_800() -> None:
+    net = Network("lc", 1, (Layer(1, activation("identity")),), custom_loss("log(cosh(a - y))"))
+    module = load_module(generate(net).source, "lc")
+    params = {"W1": np.array([[1.0]]), "b1": np.array([0.0])}
+    X = np.array([[800.0], [-800.0], [0.5]])
+    Y = np.zeros((3, 1))
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        value = module.loss(params, X, Y)
+        grads = module.gradients(params, X, Y)
+        stepped = {k: v.copy() for k, v in params.items()}
+        module.sgd_step(stepped, X, Y, 1.0)
+    want = (2 * (800 - np.log(2)) + np.log(np.cosh(0.5))) / 3
+    assert value == pytest.approx(want, rel=1e-12)
+    # d/dW of mean log cosh(W x): mean tanh(W x) x
+    assert grads["W1"][0, 0] == pytest.approx((800 + 800 + np.tanh(0.5) * 0.5) / 3, rel=1e-12)
+    assert grads["b1"][0] == pytest.approx(np.tanh(0.5) / 3, rel=1e-12)
+    assert params["W1"] - stepped["W1"] == pytest.approx(grads["W1"], rel=1e-12)
