@@ -275,7 +275,9 @@ def loss_rule(loss: Loss, output: ActivationRule) -> LossRule:
         sigma = output.derivative
         assert sigma is not None
         product = dE_da * sigma.xreplace({A: Act(l_sym, j), Z: Pre(l_sym, j)})
-        delta = _tidy(product)
+        # Only sigma' written in a can fuse with dE/da (sigmoid and cross-entropy give a - y);
+        # one in z shares no symbol with it, and simplifying the product only costs seconds.
+        delta = _tidy(product) if output.uses_output else product
         targets_sum_to_one = False
         fused = _cost(delta) < _cost(product)
     return LossRule(loss, dE_da, delta, fused, targets_sum_to_one)
