@@ -5,9 +5,11 @@ into a small AST of the lecture's symbols and rejects anything else with its pos
 is never evaluated).  Judging: index analysis first (free and summed indices, sum ranges); then
 each '=' is a claim for every layer l and unit index where both sides are defined, compared in
 float64 at random points of the network with the true derivatives (forward-mode Jacobians).
-A softmax layer is judged like any other: its σ' and ∂a_j/∂z_j are its Jacobian (entries).  An
-equation with no instance on the network (no layer l where all its quantities exist) does not
-apply: it is not "holds" (exit 1).
+A softmax layer is judged like any other: its σ' and ∂a_j/∂z_j are its Jacobian (entries).  But
+a rule written for the symbolic layer l that reads σ' of a layer l (+k) unit by unit (σ'(z_j),
+∂a_j/∂z_j, ⊙ σ'(z)) is a rule for elementwise layers, as in the lecture: it is checked at those
+l only, and the verdict names the softmax layers left out.  An equation with no instance on the
+network (no layer l where all its quantities exist) does not apply: it is not "holds" (exit 1).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from .errors import SymbackpropError
 from .files import display_path
 from .ir import Derivation, Equation, Kind, View
 from .library import A, Activation, Y, Z
+from .naming import tag
 from .printing.latex import latex
 from .spec import Layer, Network, load_spec
 
@@ -1122,6 +1125,98 @@ def _no_layer(sides: list[Node], depth: int) -> str:
     )
 
 
+def _elementwise_uses(sides: list[Node]) -> list[LayerRef]:
+    """The layers l + k (written with the symbolic l) whose derivative the equation reads unit by
+    unit: σ'(z_j^{(l)}), σ'(z^{(l)}) (but not transposed), ∂a_j^{(l)}/∂z_j^{(l)} with one unit on
+    both, and ∂a^{(l)}/∂z^{(l)} as a factor of ⊙ or a whole side.  Such a rule presupposes an
+    elementwise activation at that layer; the Jacobian ∂a_i/∂z_j and (∂a/∂z)^T do not."""
+    found: list[LayerRef] = []
+
+    def visit(node: Node, parent: Node | None) -> None:
+        ref: LayerRef | None = None
+        if isinstance(node, Call) and node.fn == "sigma_prime":
+            layer = _sigma_layer(node)
+            indexed = any(isinstance(n, Qty) and n.indices for n in walk(node.arg))
+            if indexed or not isinstance(parent, Tr):
+                ref = layer
+        elif (
+            isinstance(node, Part)
+            and (node.num.kind, node.den.kind) == ("a", "z")
+            and node.num.layer == node.den.layer
+        ):
+            if node.num.indices:
+                if len(node.num.indices) == 1 and node.num.indices == node.den.indices:
+                    ref = node.num.layer
+            elif not node.den.indices:
+                in_odot = isinstance(parent, Mul) and any(op == "odot" for op, _ in parent.factors)
+                if parent is None or in_odot:
+                    ref = node.num.layer
+        if ref is not None and ref.base == "l":
+            found.append(ref)
+        for child in children(node):
+            visit(child, node)
+
+    for side in sides:
+        visit(side, None)
+    return found
+
+
+def _softmax_layers(net: Network) -> set[int]:
+    return {m for m, layer in enumerate(net.layers, start=1) if layer.activation.is_softmax}
+
+
+def _split_domain(
+    sides: list[Node], net: Network, domain: list[int | None]
+) -> tuple[list[int | None], list[tuple[int, int]]]:
+    """The values of l where the equation's elementwise derivatives are at elementwise layers,
+    and the (l, softmax layer) pairs left out because one of them is at a softmax layer."""
+    uses = _elementwise_uses(sides)
+    softmax = _softmax_layers(net)
+    if not uses or not softmax:
+        return domain, []
+    kept: list[int | None] = []
+    left_out: list[tuple[int, int]] = []
+    for v in domain:
+        hits = [] if v is None else [u.value(v, net.depth) for u in uses]
+        hits = [m for m in hits if m in softmax]
+        if v is not None and hits:
+            left_out.append((v, hits[0]))
+        else:
+            kept.append(v)
+    return kept, left_out
+
+
+def _softmax_rule_tag(net: Network, mode: Mode, sides: list[Node], layer: int) -> str:
+    """The tag of the derivation's rule for softmax layer `layer` through its Jacobian: the
+    output's general rule of the same kind (else its delta), in the view the equation uses."""
+    derivation = _derivation(net)
+    view: View = "vector" if mode == "vector" else "index"
+    found = _kind(sides[0])
+    kinds: list[Kind] = [found[0], "delta"] if found else ["delta"]
+    if layer == net.depth:
+        at_l = [e for e in derivation.general[view] if e.layer == nt.L_sym]
+        for kind in kinds:
+            for eq in at_l:
+                if eq.kind == kind:
+                    return tag(eq)
+    jacobian = derivation.layers[layer - 1].equation(view, "jacobian")
+    return tag(jacobian) if jacobian is not None else ""
+
+
+def _skipped_note(
+    net: Network, mode: Mode, sides: list[Node], left_out: list[tuple[int, int]]
+) -> str:
+    """'the softmax output l = 2, where σ' is the Jacobian ∂a_i/∂z_j, ...: see (IL.d)'."""
+    places = []
+    for v, m in left_out:
+        what = "the softmax output" if m == net.depth else f"softmax layer {m}"
+        places.append(f"{what} l = {v}" if v == m else f"l = {v} (layer {m} is {what})")
+    layers = sorted({m for _, m in left_out})
+    tags = [t for t in (_softmax_rule_tag(net, mode, sides, m) for m in layers) if t]
+    see = f": see ({', '.join(tags)})" if tags else ""
+    return f"{' or '.join(places)}, where σ' is the Jacobian ∂a_i/∂z_j, not unit by unit{see}"
+
+
 def _index_problems(left: Node, right: Node, depth: int, domain: list[int | None]) -> str | None:
     """Free indices on one side only, indices both free and summed, sums over the wrong range."""
     sides = [_scope(left, depth), _scope(right, depth)]
@@ -1568,10 +1663,12 @@ def _judge(
 
     def verdict(holds: bool, reason: str, found: _Outcome | None = None, **extra: Any) -> Verdict:
         instance = found.instance if found else None
+        at_l = dict(instance.layers).get("l") if instance else None
+        hint = correct if at_l is None else _correct(net, sides, mode, at_l)
         checked = extra.get("checked", found.count if found else 0)
         symbolic = extra.get("symbolic", False)
         applies = extra.get("applies", True)
-        return Verdict(holds, reason, instance, correct, tolerance, checked, symbolic, applies)
+        return Verdict(holds, reason, instance, hint, tolerance, checked, symbolic, applies)
 
     def not_applying(why: str) -> Verdict:
         return verdict(False, f"does not apply: {why}", applies=False)
@@ -1590,6 +1687,9 @@ def _judge(
     domain, missing = _layer_domain(sides, depth)
     if missing:
         return not_applying(missing)
+    everywhere = domain
+    domain, left_out = _split_domain(sides, net, domain)
+    skipped = _skipped_note(net, mode, sides, left_out) if left_out else ""
     claims = [
         _Claim(n, left, right) for n, (left, right) in enumerate(itertools.pairwise(sides), 1)
     ]
@@ -1597,7 +1697,7 @@ def _judge(
     states = [_Point(evaluated, seed + p) for p in range(points)]
     for claim in claims:
         problem = (
-            _index_problems(claim.left, claim.right, depth, domain) if mode == "index" else None
+            _index_problems(claim.left, claim.right, depth, everywhere) if mode == "index" else None
         )
         if problem:
             found = _check_claim(claim, states, domain, mode, tolerance) if domain else None
@@ -1606,6 +1706,12 @@ def _judge(
                 example = f"; for example {_counterexample(found.instance, mode, points)}"
             reason = f"{_step(claim, many)}does not hold: {problem}{example}"
             return verdict(False, reason, found if example else None)
+    if not domain and left_out:
+        only = "the only layer l" if len(left_out) == 1 else "every layer l"
+        return not_applying(
+            "it reads layer l's derivative unit by unit, a rule for elementwise activations, "
+            f"and {only} of this network it has is {skipped}"
+        )
     if not domain:
         return not_applying(_no_layer(sides, depth))
     checked = 0
@@ -1638,10 +1744,13 @@ def _judge(
             else f"; {identities} of its {len(claims)} steps are also symbolic identities"
         )
     symbolic = identities == len(claims)
+    if left_out:
+        how += f" at l = {', '.join(str(v) for v in domain)}"
+        skipped = f"; not at {skipped}"
     if vacuous:
-        reason = f"holds where it applies ({'; '.join(vacuous)}); checked {how}"
+        reason = f"holds where it applies ({'; '.join(vacuous)}); checked {how}{skipped}"
         return verdict(True, reason, checked=checked, symbolic=symbolic)
-    reason = f"holds: checked {how}, relative tolerance {tolerance:g}{also}"
+    reason = f"holds: checked {how}, relative tolerance {tolerance:g}{also}{skipped}"
     return verdict(True, reason, checked=checked, symbolic=symbolic)
 
 
@@ -1898,10 +2007,14 @@ def _kind(side: Node) -> tuple[Kind, Qty] | None:
     return None
 
 
-def _correct(net: Network, sides: list[Node], mode: Mode) -> str | None:
+def _correct(net: Network, sides: list[Node], mode: Mode, l_value: int | None = None) -> str | None:
     """The derivation's form of the equation's left-hand side, in the lecture's notation: from
-    the view the equation is written in, else from another view."""
+    the view the equation is written in, else from another view.  `l_value`: the layer l where
+    the equation failed; where that puts the left side at a softmax output, the rule quoted is
+    the output's (through the Jacobian), not the general hidden-layer rule."""
     derivation = _derivation(net)
+    depth = net.depth
+    softmax_output = depth in _softmax_layers(net)
     own: dict[Mode, View] = {"index": "index", "vector": "vector", "neuron": "chain"}
     order: tuple[View, ...] = ("index", "vector", "chain")
     views = [own[mode], *(v for v in order if v != own[mode])]
@@ -1913,7 +2026,13 @@ def _correct(net: Network, sides: list[Node], mode: Mode) -> str | None:
             if found is None:
                 continue
             kind, qty = found
-            eq = _find(derivation, view, kind, qty.layer or LayerRef("L", 0))
+            layer = qty.layer or LayerRef("L", 0)
+            if l_value is not None and layer.base == "l" and softmax_output:
+                m = layer.value(l_value, depth)
+                if (m + 1 if kind == "dE_da_prev" else m) == depth:
+                    layer = LayerRef("L", m - depth)
+                    kind = "jacobian" if kind == "sigma_prime" else kind
+            eq = _find(derivation, view, kind, layer)
             if eq is not None:
                 return f"{latex(eq[0])} = {latex(eq[1])}"
     return None

@@ -20,7 +20,7 @@ from symbackprop.render import render
 from symbackprop.selfcheck import forward, leaves
 from symbackprop.spec import Layer, Network, activation, examples, load_spec, loss
 from symbackprop.verify import LatexError, Verdict, split_equations, verify, verify_text
-from tests.test_verify_corpus import XFAIL_REASON, check_document, excused
+from tests.test_verify_corpus import check_document, excused
 
 MIXED = Network(
     name="mixed",
@@ -68,28 +68,21 @@ def align_rows(document: str) -> str:
 
 @pytest.mark.parametrize("name", examples())
 def test_every_derived_equation_verifies(name: str) -> None:
-    """Each align row holds, but for the exceptions tests/test_verify_corpus.py documents: a
-    general rule with no layer on the network ("does not apply"), and an elementwise rule that
-    reaches a softmax layer (false there; xfail while derive prints one)."""
+    """Each align row holds, but for the exception tests/test_verify_corpus.py documents: a
+    general rule with no layer on the network ("does not apply")."""
     net = load_spec(name)
-    none, softmax = excused(name)
+    none = excused(name)
     text = align_rows(render(derive(net), "latex"))
     results = verify_text(net, text)
-    assert len(results) >= 20
-    false_rules = 0
+    assert len(results) == len(derive(net).all_equations()) >= 10
     for line, result in results:
         shown = text.splitlines()[line - 1]
         assert not isinstance(result, LatexError), f"{result.where()}{result.message}: {shown}"
         lhs = shown.split("&", 1)[0].strip()
         if lhs in none and not result.applies:
             continue
-        if lhs in softmax and not result.holds:
-            false_rules += 1
-            continue
         assert result.holds, f"{shown}\n{result.reason}"
     assert sum(r.checked for _, r in results if isinstance(r, Verdict)) > 100
-    if false_rules:
-        pytest.xfail(XFAIL_REASON)
 
 
 @pytest.mark.parametrize("name", examples())
@@ -98,8 +91,7 @@ def test_a_whole_derived_document_verifies(name: str) -> None:
     net = load_spec(name)
     document = render(derive(net), "latex")
     assert len(verify_text(net, document)) == document.count("\\begin{align}")
-    if check_document(name, document):
-        pytest.xfail(XFAIL_REASON)
+    check_document(name, document)
 
 
 def test_round_trip_compares_numbers() -> None:
@@ -179,16 +171,119 @@ def test_softmax_jacobian_and_its_mistake() -> None:
     )
 
 
-def test_a_general_sigma_prime_rule_is_false_at_a_softmax_output() -> None:
-    """A softmax output is a layer like any other: the elementwise rules are claims about it too,
-    and false there (∂E/∂z_j sums over the whole Jacobian), at l = L = 2 only."""
-    for equation in (LECTURE_INDEX[0], LECTURE_INDEX[2]):
-        verdict = fails(load_spec("classifier"), equation)
-        assert verdict.instance is not None and verdict.applies
-        assert dict(verdict.instance.layers).get("l", 2) == 2
-        assert verdict.instance.left != pytest.approx(verdict.instance.right, rel=1e-6)
+ELEMENTWISE_DELTA = r"\delta^{(l)} = \frac{\partial E}{\partial a^{(l)}} \odot \sigma'(z^{(l)})"
+
+
+def test_a_general_sigma_prime_rule_skips_the_softmax_output() -> None:
+    """A rule written for layer l with σ'(z_j^{(l)}) (or ∂a_j^{(l)}/∂z_j^{(l)}) is a rule for
+    elementwise layers: on classifier it is checked at the tanh layer l = 1 only, and the
+    verdict says that the softmax output l = 2 was left out, and where its rule is."""
+    net = load_spec("classifier")
+    for equation in (LECTURE_INDEX[0], LECTURE_INDEX[1], LECTURE_INDEX[4], ELEMENTWISE_DELTA):
+        verdict = holds(net, equation)
+        assert verdict.checked > 0
+        assert "not at the softmax output l = 2, where σ' is the Jacobian" in verdict.reason
+        assert re.search(r"at l = 1\b.*see \([IV]L\.[dw]\)$", verdict.reason), verdict.reason
     hidden = LECTURE_INDEX[0].replace("(l)", "(1)").replace("(l-1)", "(0)")
-    holds(load_spec("classifier"), hidden)
+    assert "softmax" not in holds(net, hidden).reason
+    # the same rule with L or with 2 is a claim about the softmax output, and false there
+    for layer in ("L", "2"):
+        below = "L-1" if layer == "L" else "1"
+        wrong = LECTURE_INDEX[0].replace("(l)", f"({layer})").replace("(l-1)", f"({below})")
+        verdict = fails(net, wrong)
+        assert verdict.instance is not None and verdict.applies
+        assert verdict.instance.left != pytest.approx(verdict.instance.right, rel=1e-6)
+    verdict = fails(net, LECTURE_INDEX[2])  # written with L: judged at the softmax output
+    assert verdict.instance is not None and verdict.applies
+
+
+def test_the_jacobian_forms_at_layer_l_are_checked_at_the_softmax_output() -> None:
+    """∂a_i^{(l)}/∂z_j^{(l)} (two units) and (∂a^{(l)}/∂z^{(l)})^T are the Jacobian, right for
+    any layer: they are checked at l = 2 too, and nothing is left out."""
+    net = load_spec("classifier")
+    for equation in (
+        r"\frac{\partial E}{\partial z_j^{(l)}} = \sum_{i=1}^{n^{(l)}} "
+        r"\frac{\partial a_i^{(l)}}{\partial z_j^{(l)}} \frac{\partial E}{\partial a_i^{(l)}}",
+        r"\delta^{(l)} = \left(\frac{\partial a^{(l)}}{\partial z^{(l)}}\right)^{T} "
+        r"\frac{\partial E}{\partial a^{(l)}}",
+    ):
+        verdict = holds(net, equation)
+        assert "softmax" not in verdict.reason, verdict.reason
+    # and the Jacobian at l = 2 is what a wrong claim meets there
+    verdict = fails(
+        net,
+        r"\frac{\partial a_i^{(l)}}{\partial z_j^{(l)}} = a_i^{(l)}(a_j^{(l)} - \delta_{ij})",
+    )
+    assert verdict.instance is not None
+
+
+def test_a_wrong_general_sigma_prime_rule_on_classifier_is_rejected(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Leaving the softmax output out accepts nothing false at the hidden layers."""
+    for equation in (
+        r"\frac{\partial E}{\partial w_{jk}^{(l)}} = a_j^{(l-1)} \sigma'(z_k^{(l)}) "
+        r"\frac{\partial E}{\partial a_k^{(l)}}",
+        r"\frac{\partial E}{\partial b_j^{(l)}} = \sigma(z_j^{(l)}) "
+        r"\frac{\partial E}{\partial a_j^{(l)}}",
+        r"\frac{\partial E}{\partial b_j^{(l)}} = 2 \frac{\partial a_j^{(l)}}{\partial z_j^{(l)}} "
+        r"\frac{\partial E}{\partial a_j^{(l)}}",
+        r"\delta^{(l)} = \frac{\partial E}{\partial a^{(l)}} \odot \sigma'(z^{(l)}) "
+        r"\odot \sigma'(z^{(l)})",
+    ):
+        status, out, _ = run_cli(["classifier", equation], capsys)
+        assert status == 1, out
+        assert re.match(r"does not hold at l=1, ", out), out
+        assert "the derivation has: " in out and "\\sigma'" in out  # the hidden-layer rule
+
+
+def test_a_wrong_general_rule_failing_at_the_softmax_output_quotes_its_rule(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A rule for layer l without σ' is checked at the softmax output too; where it fails there,
+    the hint is the output's rule through the Jacobian, not the hidden-layer rule."""
+    equation = (
+        r"\frac{\partial E}{\partial a_k^{(l-1)}} = \sum_{j=1}^{n^{(l)}} w_{jk}^{(l)} "
+        r"(1 - (a_j^{(l)})^2) \frac{\partial E}{\partial a_j^{(l)}}"
+    )  # tanh's σ' written out: true at l = 1, false at the softmax output
+    status, out, _ = run_cli(["classifier", equation], capsys)
+    assert status == 1
+    first, hint = out.splitlines()
+    assert first.startswith("does not hold at l=2, ")
+    assert hint.startswith("  the derivation has: \\frac{\\partial E}{\\partial a_{k}^{(L-1)}}")
+    assert "\\sigma'" not in hint
+
+
+SOFTMAX_ONLY = Network(
+    name="softmax_only",
+    inputs=3,
+    layers=(Layer(3, activation("softmax")),),
+    loss=loss("cross_entropy"),
+)
+
+
+def test_a_general_sigma_prime_rule_on_a_softmax_only_network_does_not_apply() -> None:
+    """Its one layer l is the softmax output: the elementwise rule is checked nowhere, which is
+    "does not apply" (never "holds"), in one line; the Jacobian form is checked and holds."""
+    for equation in (LECTURE_INDEX[0], LECTURE_INDEX[4], ELEMENTWISE_DELTA):
+        verdict = verify(SOFTMAX_ONLY, equation)
+        assert not verdict.holds and not verdict.applies and verdict.checked == 0
+        assert verdict.reason.startswith("does not apply: "), verdict.reason
+        assert "softmax output l = 1" in verdict.reason and "\n" not in verdict.reason
+    for equation in (
+        r"\frac{\partial E}{\partial z_j^{(l)}} = \sum_{i=1}^{n^{(l)}} "
+        r"\frac{\partial a_i^{(l)}}{\partial z_j^{(l)}} \frac{\partial E}{\partial a_i^{(l)}}",
+        r"\delta^{(l)} = \sigma'(z^{(l)})^T \frac{\partial E}{\partial a^{(l)}}",
+    ):
+        assert holds(SOFTMAX_ONLY, equation).checked > 0
+    verdict = fails(SOFTMAX_ONLY, r"\frac{\partial E}{\partial z_j^{(l)}} = a_j^{(l)} + y_j")
+    assert verdict.correct is not None and "(L)" in verdict.correct
+
+
+def test_cli_names_the_softmax_rule_left_out(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run_cli(["classifier", LECTURE_INDEX[4]], capsys)
+    assert status == 0 and out.count("\n") == 1
+    assert out.rstrip().endswith("not unit by unit: see (IL.d)"), out
 
 
 def test_the_true_derivatives_agree_with_sympy() -> None:
