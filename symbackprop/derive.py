@@ -44,6 +44,7 @@ from .notation import (
     k,
     l_sym,
 )
+from .printing.common import decimal
 from .progress import Report
 from .spec import Network
 
@@ -324,9 +325,13 @@ def _tidy_sums(expr: Expr) -> Expr:
     return expr.xreplace(sums) if sums else _tidy(expr)
 
 
-def _cost(expr: Expr) -> tuple[int, int, int]:
+def _cost(expr: Expr) -> tuple[int, int, int, int]:
+    """Long constants first (factoring decimals such as SELU's 1.0507... makes 30-digit
+    fractions), then operations, a leading minus, and length."""
     negative = 1 if sympy.Mul.make_args(expr)[0] == -1 else 0
-    return (int(sympy.count_ops(expr)), negative, len(sympy.srepr(expr)))
+    shown = [decimal(r) or str(abs(r)) for r in expr.atoms(sympy.Rational)]
+    digits = sum(len(text) for text in shown if len(text) > 6)
+    return (digits, int(sympy.count_ops(expr)), negative, len(sympy.srepr(expr)))
 
 
 def _tidy(expr: Expr) -> Expr:

@@ -48,12 +48,16 @@ def lecture_factors(expr: sympy.Mul) -> list[Expr]:
 
 
 def decimal(expr: sympy.Rational) -> str | None:
-    """A rational with a power-of-ten denominator as a decimal (1/100 -> 0.01), else None."""
-    q = int(expr.q)
+    """A rational with a power-of-ten denominator as a decimal (1/100 -> 0.01), and one from
+    decimals the user wrote (denominator 2^a 5^b above 1000, as 1.0507 * 1.6733 gives), else
+    None: 1/2 stays a fraction."""
+    p, q = int(expr.p), int(expr.q)
     digits = len(str(q)) - 1
-    if q == 1 or q != 10**digits or digits > 8:
+    if q > 1000 and q != 10**digits:
+        digits = next((d for d in range(digits, 41) if 10**d % q == 0), 0)
+        p, q = p * (10**digits // q), 10**digits
+    if q == 1 or q != 10**digits or digits > 40:
         return None
-    p = int(expr.p)
     sign = "-" if p < 0 else ""
     whole, frac = divmod(abs(p), q)
     return f"{sign}{whole}.{str(frac).rjust(digits, '0')}"
