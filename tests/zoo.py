@@ -1,5 +1,6 @@
 """Published activations and the built-in losses, each written twice: as the expression a spec
-gives symbackprop, and by hand in jax.numpy for the independent oracle (tests only)."""
+gives symbackprop, and by hand in jax.numpy for the independent oracle (tests only).  The JAX
+forms keep their gradients finite at extreme z (no inf in a branch `where` does not take)."""
 
 from __future__ import annotations
 
@@ -43,18 +44,24 @@ ZOO: tuple[ZooActivation, ...] = (
     ZooActivation("silu", "z/(1 + exp(-z))", lambda z: z * jax.nn.sigmoid(z)),
     ZooActivation("mish", "z*tanh(log(1 + exp(z)))", lambda z: z * jnp.tanh(jax.nn.softplus(z))),
     ZooActivation(
-        "elu", "max(z, 0) + exp(min(z, 0)) - 1", lambda z: jnp.where(z > 0, z, jnp.expm1(z)), (0.0,)
+        "elu",
+        "max(z, 0) + exp(min(z, 0)) - 1",
+        lambda z: jnp.where(z > 0, z, jnp.expm1(jnp.minimum(z, 0.0))),
+        (0.0,),
     ),
     ZooActivation(
         "selu",
         "1.0507009873554805*(max(0, z) + min(0, 1.6732632423543772*(exp(z) - 1)))",
-        lambda z: 1.0507009873554805 * jnp.where(z > 0, z, 1.6732632423543772 * jnp.expm1(z)),
+        lambda z: (
+            1.0507009873554805
+            * jnp.where(z > 0, z, 1.6732632423543772 * jnp.expm1(jnp.minimum(z, 0.0)))
+        ),
         (0.0,),
     ),
     ZooActivation(
         "celu",
         "max(0, z) + min(0, 0.5*(exp(z/0.5) - 1))",
-        lambda z: jnp.where(z > 0, z, 0.5 * jnp.expm1(z / 0.5)),
+        lambda z: jnp.where(z > 0, z, 0.5 * jnp.expm1(jnp.minimum(z, 0.0) / 0.5)),
         (0.0,),
     ),
     ZooActivation("softsign", "z/(1 + abs(z))", lambda z: z / (1 + jnp.abs(z)), (0.0,)),
@@ -68,10 +75,10 @@ ZOO: tuple[ZooActivation, ...] = (
     ZooActivation("leaky_max", "max(z, 0.1*z)", lambda z: jnp.maximum(z, 0.1 * z), (0.0,)),
     ZooActivation("log_sigmoid", "-log(1 + exp(-z))", jax.nn.log_sigmoid),
     ZooActivation(
-        "bent_identity", "(sqrt(z**2 + 1) - 1)/2 + z", lambda z: (jnp.sqrt(z**2 + 1) - 1) / 2 + z
+        "bent_identity", "(sqrt(z**2 + 1) - 1)/2 + z", lambda z: (jnp.hypot(z, 1.0) - 1) / 2 + z
     ),
     ZooActivation("sin", "sin(z)", jnp.sin),
-    ZooActivation("softplus_beta2", "log(1 + exp(2*z))/2", lambda z: jax.nn.softplus(2 * z) / 2),
+    ZooActivation("softplus_beta2", "log(1 + exp(2*z))/2", lambda z: jnp.logaddexp(0.0, 2 * z) / 2),
 )
 
 #: The built-in activations, by hand.

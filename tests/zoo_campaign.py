@@ -2,9 +2,9 @@
 
     python -m tests.zoo_campaign [--only NAME ...] [--json FILE]
 
-Every activation of tests/zoo.py goes into a hidden layer (with a sigmoid output and squared
-error, and with a softmax output and cross-entropy) and into the output layer (with squared
-error and half squared error), each as three `symbackprop` processes: `derive`, `generate`
+Every activation of tests/zoo.py goes into a hidden layer (a sigmoid output with squared error
+and with binary cross-entropy, a softmax output with cross-entropy) and into the output layer
+(squared error and half squared error), each as three `symbackprop` processes: `derive`, `generate`
 and `check`, run one after another. Prints one line per network (seconds of each command,
 their exit statuses) and the slowest total: the README's zoo figures come from this script.
 """
@@ -43,6 +43,7 @@ activation = {{ name = "{act}", expr = "{expr}" }}
 """
 PLACES = (
     ("hidden", HIDDEN, {"loss": "squared_error", "out": "sigmoid", "out_units": 1}),
+    ("hidden", HIDDEN, {"loss": "binary_cross_entropy", "out": "sigmoid", "out_units": 1}),
     ("hidden", HIDDEN, {"loss": "cross_entropy", "out": "softmax", "out_units": 3}),
     ("output", OUTPUT, {"loss": "squared_error"}),
     ("output", OUTPUT, {"loss": "half_squared_error"}),
