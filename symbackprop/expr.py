@@ -18,7 +18,7 @@ from typing import Any
 import sympy
 from sympy import Expr, Symbol
 
-from .errors import SymbackpropError
+from .errors import TextError
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 60
@@ -95,24 +95,14 @@ _NODE_ERRORS: dict[type[ast.AST], str] = {
 }
 
 
-class ExprError(SymbackpropError, ValueError):
-    """A rejected user expression; `column` is the 0-based offset of the problem, or None."""
+class ExprError(TextError, ValueError):
+    """A rejected user expression; `offset` (the column, on one line) of the problem, or None."""
+
+    #: `column` counts from the start of the whole text, line breaks included.
+    one_line = True
 
     def __init__(self, message: str, text: str, column: int | None = None) -> None:
         super().__init__(message, text, column)
-        self.message = message
-        self.text = text
-        self.column = column
-
-    def __str__(self) -> str:
-        return self.message
-
-    def caret(self) -> str:
-        """The text on one line and a '^' under the column; empty when there is no column."""
-        if self.column is None:
-            return ""
-        shown = "".join(c if c.isprintable() and not c.isspace() else " " for c in self.text)
-        return f"{shown}\n{' ' * self.column}^"
 
 
 def parse_expression(text: str, variables: Mapping[str, Symbol]) -> Expr:
