@@ -115,6 +115,9 @@ def _statements(target: str, expr: Expr, *, mean: bool) -> list[Statement]:
     """(target, operator, code) statements computing `expr`, divided by the batch size n when
     `mean`; a line too long for the formatter is split by the printer (numpy_statements)."""
     inner = expr.args[0] if isinstance(expr, Elementwise) else expr
+    if not inner.atoms(Act, Pre, Target):  # a constant delta (E linear in a): one per entry
+        value = numpy_code(inner / N_BATCH if mean else inner)
+        return [(target, "=", f"np.full(Y.shape, {value}, dtype=Y.dtype)")]
     if mean:
         whole = numpy_code(inner / N_BATCH)
         if len(f"    {target} = {whole}") <= LINE_WIDTH:

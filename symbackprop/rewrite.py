@@ -8,6 +8,7 @@ sympy.codegen.rewriting).  The printers only translate the nodes it leaves:
 - 1 / (1 + e^w)^k times e^(m w), m <= k -> Logistic(w)^m Logistic(-w)^(k-m)
                                                   (the logistic function through tanh)
 - c + k e^u with k = -c -> k expm1(u); log(1 + x) -> log1p(x)   (exact near 0)
+- c (1 + erf(u)) -> c erfc(-u), c (1 - erf(u)) -> c erfc(u)      (no 1 - 1 in the tail)
 - log(cosh(u)) -> LogCosh(u)                     (log-sum-exp: no overflow)
 - sinh(u)^m / cosh(u)^k, m <= k -> tanh(u)^m / cosh(u)^(k-m)     (no inf / inf)
 - sqrt(c + k u^2) -> Hypot(sqrt(k) u, sqrt(c))   (np.hypot: no overflow of u^2)
@@ -166,6 +167,24 @@ def _expm1(expr: Expr) -> Expr | None:
     return None
 
 
+def _erfc(expr: Expr) -> Expr | None:
+    """c + k erf(u) with k = +-c as c erfc(-+u): exact GELU's 1 + erf(z / sqrt 2) is 0 in
+    floating point for z below -8.3, while erfc keeps its relative precision far below."""
+    if not isinstance(expr, sympy.Add):
+        return None
+    constant, rest = expr.as_coeff_Add()
+    if constant == 0:
+        return None
+    for term in sympy.Add.make_args(rest):
+        coeff, factor = term.as_coeff_Mul()
+        if isinstance(factor, sympy.erf) and abs(coeff) == abs(constant):
+            u = factor.args[0]
+            return (
+                rest - term + constant * sympy.erfc(-u if coeff == constant else u, evaluate=False)
+            )
+    return None
+
+
 def _tanh(expr: Expr) -> Expr | None:
     """sinh(u)^m cosh(u)^-k with 0 < m <= k as tanh(u)^m cosh(u)^(m-k)."""
     if not isinstance(expr, sympy.Mul):
@@ -200,4 +219,4 @@ def _hypot(expr: Expr) -> Expr | None:
     return root if expr.exp > 0 else 1 / root
 
 
-_RULES = (_log, _logistic, _expm1, _tanh, _hypot)
+_RULES = (_log, _logistic, _expm1, _erfc, _tanh, _hypot)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from symbackprop import Layer, Network, activation, custom_activation, loss
+from symbackprop import Layer, Network, activation, custom_activation, custom_loss, loss
 from symbackprop.codegen import generate
 from symbackprop.gradcheck import gradcheck, load_module, report
 
@@ -340,3 +340,31 @@ def test_train_matches_gradient_descent_by_jax(name: str, batch_size: int | None
     assert history == pytest.approx(expected_history, rel=1e-10)
     for key in params:
         _close(trained[key], np.asarray(current[key]), 1e-10, f"{name} train {key}")
+
+
+@pytest.mark.parametrize("output", ["identity", "tanh"])
+def test_a_loss_linear_in_a_gives_whole_arrays(output: str) -> None:
+    """E = 2a - y has the constant dE/da = 2: the output delta is still one entry per sample
+    and unit (it used to be the number 2 / n, and dW = delta.T @ a failed)."""
+    net = Network(
+        "lin",
+        3,
+        (Layer(4, activation("tanh")), Layer(2, activation(output))),
+        custom_loss("2*a - y"),
+    )
+    module = load_module(generate(net).source, "lin")
+    params, X, Y = _ordinary(seed=2)
+    act = {"identity": lambda z: z, "tanh": jnp.tanh}[output]
+
+    def value(p: dict[str, Any]) -> Any:
+        a1 = jnp.tanh(X @ p["W1"].T + p["b1"])
+        a2 = act(a1 @ p["W2"].T + p["b2"])
+        return jnp.mean(jnp.sum(2 * a2 - Y, axis=1))
+
+    expected = jax.grad(value)({k: jnp.asarray(v) for k, v in params.items()})
+    grads = module.gradients(params, X, Y)
+    stepped = {k: v.copy() for k, v in params.items()}
+    module.sgd_step(stepped, X, Y, 1.0)
+    for key in params:
+        _close(grads[key], np.asarray(expected[key]), 1e-12, key)
+        _close(params[key] - stepped[key], np.asarray(expected[key]), 1e-12, key)

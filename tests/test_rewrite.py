@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sympy
 
-from symbackprop import Layer, Network, activation, custom_loss
+from symbackprop import Layer, Network, activation, custom_activation, custom_loss
 from symbackprop.codegen import generate
 from symbackprop.gradcheck import load_module
 from symbackprop.rewrite import Hypot, LogCosh, Logistic, Softplus, expm1, log1p, stable
@@ -24,6 +24,8 @@ z = sympy.Symbol("z", real=True)
         (3 - 3 * sympy.exp(z), -3 * expm1(z)),
         (sympy.log(1 + z**2), log1p(z**2)),
         (sympy.log(sympy.cosh(z)), LogCosh(z)),
+        (1 + sympy.erf(z / 2), sympy.erfc(-z / 2, evaluate=False)),
+        (3 - 3 * sympy.erf(z), 3 * sympy.erfc(z)),
         (sympy.sinh(z) / sympy.cosh(z), sympy.tanh(z)),
         (sympy.sqrt(z**2 + 1), Hypot(z, 1)),
         (z / sympy.sqrt(z**2 + 1), z / Hypot(z, 1)),
@@ -61,3 +63,31 @@ def test_log_cosh_loss_is_finite_at_800() -> None:
     assert grads["W1"][0, 0] == pytest.approx((800 + 800 + np.tanh(0.5) * 0.5) / 3, rel=1e-12)
     assert grads["b1"][0] == pytest.approx(np.tanh(0.5) / 3, rel=1e-12)
     assert params["W1"] - stepped["W1"] == pytest.approx(grads["W1"], rel=1e-12)
+
+
+def test_exact_gelu_keeps_its_precision_far_in_the_negative_tail() -> None:
+    """0.5 z (1 + erf(z/sqrt 2)) is 0 in floating point below z = -8.3 (1 - 1); written with
+    erfc it keeps its relative precision: forward and gradient against mpmath at z = -25."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    gelu = custom_activation("0.5*z*(1 + erf(z/sqrt(2)))", "gelu")
+    net = Network("g", 1, (Layer(1, gelu), Layer(1, activation("identity"))), custom_loss("a"))
+    module = load_module(generate(net).source, "g")
+    params = {
+        "W1": np.array([[1.0]]),
+        "b1": np.array([0.0]),
+        "W2": np.array([[1.0]]),
+        "b2": np.array([0.0]),
+    }
+    X = np.array([[-25.0]])
+    Y = np.zeros((1, 1))
+    x = mpmath.mpf(-25)
+    a1 = x * mpmath.erfc(-x / mpmath.sqrt(2)) / 2
+    slope = mpmath.erfc(-x / mpmath.sqrt(2)) / 2 + x * mpmath.exp(-(x**2) / 2) / mpmath.sqrt(
+        2 * mpmath.pi
+    )
+    out, _ = module.forward(params, X)
+    assert float(a1) != 0.0 and out[0, 0] == pytest.approx(float(a1), rel=1e-12)
+    grads = module.gradients(params, X, Y)
+    assert grads["W1"][0, 0] == pytest.approx(float(slope * x), rel=1e-12)
+    assert grads["W2"][0, 0] == pytest.approx(float(a1), rel=1e-12)
