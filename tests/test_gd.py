@@ -22,7 +22,8 @@ from sympy import Dummy
 
 from symbackprop import cli, gd
 from symbackprop.errors import SymbackpropError
-from symbackprop.gd import GDResult, WorkedLatexPrinter, gradient_descent
+from symbackprop.gd import GDResult, gradient_descent
+from symbackprop.printing.worked import WorkedLatexPrinter
 from tests.test_latex import compile_tex, needs_pdflatex
 
 ROOT = Path(__file__).resolve().parent.parent
