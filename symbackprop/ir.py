@@ -5,11 +5,12 @@ One `Derivation` feeds every printer (LaTeX, text, NumPy code); nothing downstre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from sympy import Expr
+from sympy import Expr, Integer
 
+from . import notation as nt
 from .library import Activation, Loss
 from .spec import Network
 
@@ -148,9 +149,90 @@ class Derivation:
 
         return notebook_latex(self)
 
+    def general_rule(self, view: View, kind: Kind, layer: Expr) -> Equation | None:
+        """The general rule of `kind` in `view` stated at `layer` (the symbol L or l), if any."""
+        rules = self.general.get(view, ())
+        return next((eq for eq in rules if eq.kind == kind and eq.layer == layer), None)
+
+    def rule(self, view: View, kind: Kind, layer: int | Expr) -> Equation | None:
+        """The equation stating `kind` for `layer` in `view`, with one right-hand side, or None:
+        how `verify` quotes the derivation's form of a left-hand side the user wrote.
+
+        `layer` is the layer the left-hand side names, as written: a number, L + k or l + k (in
+        notation's L_sym and l_sym); for dE_da_prev that of a^(layer), one below the layer the
+        equation belongs to (so dE_da_prev at L is dE_da_out).  A number, and L + k when the
+        output has a Jacobian (softmax), read that layer's own equation (its second form, the
+        local partials filled in), relabeled from the output for L + k.  Otherwise L reads the
+        general rule at L when there is one (also for L + k, k != 0: that rule, not moved), and
+        L + k or l + k the general rule at l moved to that layer (its last form)."""
+        depth = self.network.depth
+        expr = Integer(layer) if isinstance(layer, int) else layer
+        base = nt.L_sym if expr.has(nt.L_sym) else nt.l_sym if expr.has(nt.l_sym) else None
+        offset = expr - base if base is not None else expr
+        if not offset.is_Integer:
+            raise ValueError(f"a layer is a number, L + k or l + k, not {expr}")
+        at_output = (base is None and offset == depth) or (base is nt.L_sym and offset == 0)
+        if kind == "dE_da_prev" and at_output:
+            kind = "dE_da_out"
+        output = self.layers[-1]
+        if base is None or (base is nt.L_sym and output.rule.jacobian is not None):
+            number = int(offset) + (0 if base is None else depth)
+            owner = number + 1 if kind == "dE_da_prev" else number
+            if kind in ("loss", "dE_da_out", "jacobian"):
+                owner = depth
+            if not 1 <= owner <= depth:
+                return None
+            eq = self.layers[owner - 1].equation(view, kind)
+            return None if eq is None else _second_form(eq if base is None else self.relabeled(eq))
+        if base is nt.L_sym:
+            at_l = self.general_rule(view, kind, nt.L_sym)
+            if at_l is not None:
+                return replace(at_l, rhs=(at_l.final,))
+        hidden = self.general_rule(view, kind, nt.l_sym)
+        if hidden is not None:
+            own = expr + 1 if kind == "dE_da_prev" else expr
+            moved = self.shifted(hidden, own)
+            return replace(moved, rhs=(moved.final,))
+        eq = output.equation(view, kind)
+        if eq is not None and base is nt.L_sym:
+            return _second_form(self.relabeled(eq))
+        return None
+
+    def relabeled(self, eq: Equation) -> Equation:
+        """`eq` with layer numbers counted from the output: 2 -> L, 1 -> L-1 (when L = 2), as
+        the general rules write them."""
+        depth = self.network.depth
+
+        def relabel(expr: Expr) -> Expr:
+            return expr.replace(
+                lambda e: isinstance(e, nt.LayerQuantity) and e.args[0].is_Integer,
+                lambda e: e.func(nt.L_sym + (int(e.args[0]) - depth), *e.args[1:]),
+            )
+
+        layer = nt.L_sym + (int(eq.layer) - depth) if eq.layer.is_Integer else eq.layer
+        return replace(
+            eq, layer=layer, lhs=relabel(eq.lhs), rhs=tuple(relabel(side) for side in eq.rhs)
+        )
+
+    @staticmethod
+    def shifted(eq: Equation, layer: Expr) -> Equation:
+        """A general rule at l moved to `layer` (l + k, L + k or a number): l replaced there."""
+        swap = {nt.l_sym: layer}
+        return replace(
+            eq,
+            layer=eq.layer.xreplace(swap),
+            lhs=eq.lhs.xreplace(swap),
+            rhs=tuple(side.xreplace(swap) for side in eq.rhs),
+        )
+
 
 def _elided(items: list[str], separator: str, keep: int = 6) -> str:
     """`items` joined by `separator`, the middle replaced by '...' when there are many."""
     if len(items) > keep:
         items = [*items[: keep // 2], "...", *items[-(keep // 2) :]]
     return separator.join(items)
+
+
+def _second_form(eq: Equation) -> Equation:
+    """`eq` with its second right-hand side only (the local partials filled in), if it has one."""
+    return replace(eq, rhs=(eq.rhs[1] if len(eq.rhs) > 1 else eq.rhs[0],))

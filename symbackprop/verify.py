@@ -38,7 +38,7 @@ from .arguments import paragraph, whole_number_arg
 from .derive import activation_rule, derive
 from .errors import SymbackpropError
 from .files import display_path
-from .ir import Derivation, Equation, Kind, View
+from .ir import Derivation, Kind, View
 from .library import A, Activation, Y, Z
 from .naming import tag
 from .printing.latex import latex
@@ -146,6 +146,10 @@ class LayerRef:
         if not self.base:
             return str(self.offset)
         return f"{self.base}{self.offset:+d}" if self.offset else self.base
+
+    def expr(self) -> sympy.Expr:
+        """The layer in the notation's symbols: a number, l + offset or L + offset."""
+        return {"l": nt.l_sym, "L": nt.L_sym}.get(self.base, sympy.Integer(0)) + self.offset
 
     def value(self, l_value: int | None, depth: int) -> int:
         if self.base == "l":
@@ -1194,11 +1198,10 @@ def _softmax_rule_tag(net: Network, mode: Mode, sides: list[Node], layer: int) -
     found = _kind(sides[0])
     kinds: list[Kind] = [found[0], "delta"] if found else ["delta"]
     if layer == net.depth:
-        at_l = [e for e in derivation.general[view] if e.layer == nt.L_sym]
         for kind in kinds:
-            for eq in at_l:
-                if eq.kind == kind:
-                    return tag(eq)
+            rule = derivation.general_rule(view, kind, nt.L_sym)
+            if rule is not None:
+                return tag(rule)
     jacobian = derivation.layers[layer - 1].equation(view, "jacobian")
     return tag(jacobian) if jacobian is not None else ""
 
@@ -1904,11 +1907,6 @@ def _letter(index: Index) -> sympy.Expr:
     return _LETTERS.get(index) or sympy.Symbol(index, integer=True, positive=True)
 
 
-def _layer_expr(ref: LayerRef) -> sympy.Expr:
-    base = {"l": nt.l_sym, "L": nt.L_sym}.get(ref.base, sympy.Integer(0))
-    return base + ref.offset
-
-
 _CLASSES: dict[str, Any] = {
     "a": nt.Act,
     "z": nt.Pre,
@@ -1934,7 +1932,7 @@ def to_sympy(node: Node) -> sympy.Expr:
         cls = _CLASSES[node.kind]
         if node.matrix:
             cls = nt.WeightMatrix
-        return cls(_layer_expr(node.layer), *[_letter(x) for x in node.indices])
+        return cls(node.layer.expr(), *[_letter(x) for x in node.indices])
     if isinstance(node, Kron):
         return sympy.KroneckerDelta(_letter(node.first), _letter(node.second))
     if isinstance(node, Part):
@@ -2032,62 +2030,10 @@ def _correct(net: Network, sides: list[Node], mode: Mode, l_value: int | None = 
                 if (m + 1 if kind == "dE_da_prev" else m) == depth:
                     layer = LayerRef("L", m - depth)
                     kind = "jacobian" if kind == "sigma_prime" else kind
-            eq = _find(derivation, view, kind, layer)
+            eq = derivation.rule(view, kind, layer.expr())
             if eq is not None:
-                return f"{latex(eq[0])} = {latex(eq[1])}"
+                return f"{latex(eq.lhs)} = {latex(eq.final)}"
     return None
-
-
-def _find(
-    derivation: Derivation, view: View, kind: Kind, layer: LayerRef
-) -> tuple[sympy.Expr, sympy.Expr] | None:
-    depth = derivation.network.depth
-    output_layer = derivation.layers[-1]
-    if kind == "dE_da_prev" and layer.value(depth, depth) == depth and layer.base != "l":
-        kind = "dE_da_out"
-    if layer.base == "" or (layer.base == "L" and output_layer.rule.jacobian is not None):
-        number = layer.value(None, depth)
-        owner = number + 1 if kind == "dE_da_prev" else number
-        if kind in ("loss", "dE_da_out", "jacobian"):
-            owner = depth
-        if not 1 <= owner <= depth:
-            return None
-        eq = derivation.layers[owner - 1].equation(view, kind)
-        if eq is None:
-            return None
-        rhs = eq.rhs[1] if len(eq.rhs) > 1 else eq.rhs[0]
-        if layer.base == "L":
-            return _relabel(eq.lhs, depth), _relabel(rhs, depth)
-        return eq.lhs, rhs
-    general = [e for e in derivation.general[view] if e.kind == kind]
-    if layer.base == "L":
-        at_l = [e for e in general if e.layer == nt.L_sym]
-        if at_l:
-            return at_l[0].lhs, at_l[0].rhs[-1]
-    hidden = [e for e in general if e.layer == nt.l_sym]
-    if hidden:
-        return _shifted(hidden[0], layer, kind)
-    eq = output_layer.equation(view, kind)
-    if eq is not None and layer.base == "L":
-        rhs = eq.rhs[1] if len(eq.rhs) > 1 else eq.rhs[0]
-        return _relabel(eq.lhs, depth), _relabel(rhs, depth)
-    return None
-
-
-def _shifted(eq: Equation, layer: LayerRef, kind: Kind) -> tuple[sympy.Expr, sympy.Expr]:
-    """A general equation moved so that its left-hand side sits at `layer`."""
-    own = -1 if kind == "dE_da_prev" else 0
-    target = _layer_expr(layer) - own
-    swap = {nt.l_sym: target}
-    return eq.lhs.xreplace(swap), eq.rhs[-1].xreplace(swap)
-
-
-def _relabel(expr: sympy.Expr, depth: int) -> sympy.Expr:
-    """Layer numbers counted from the output: 2 -> L, 1 -> L-1 (for a network of depth 2)."""
-    return expr.replace(
-        lambda e: isinstance(e, nt.LayerQuantity) and e.args[0].is_Integer,
-        lambda e: e.func(nt.L_sym + (int(e.args[0]) - depth), *e.args[1:]),
-    )
 
 
 # ---------------------------------------------------------------- the command line
