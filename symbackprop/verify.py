@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from . import notation as nt
 from .arguments import paragraph, whole_number_arg
 from .derive import activation_rule, derive
-from .errors import SymbackpropError
+from .errors import SymbackpropError, TextError
 from .files import display_path
 from .ir import Derivation, Kind, View
 from .library import A, Activation, Y, Z
@@ -65,42 +65,14 @@ Mode = Literal["index", "neuron", "vector"]
 # ---------------------------------------------------------------- results and errors
 
 
-class LatexError(SymbackpropError):
-    """Input that cannot be read; the message is one line, `caret()` marks the position."""
-
-    def __init__(self, message: str, text: str = "", offset: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.text = text
-        self.offset = offset
+class LatexError(TextError):
+    """An equation that cannot be read: a one-line message, the text, and the offset of the
+    problem (`caret()`, `where()` from TextError)."""
 
     def at(self, text: str, base: int) -> LatexError:
         """The same error placed in a larger text, `base` characters in."""
         offset = None if self.offset is None else self.offset + base
         return LatexError(self.message, text, offset)
-
-    @property
-    def line(self) -> int:
-        return 1 + self.text.count("\n", 0, self.offset or 0)
-
-    @property
-    def column(self) -> int:
-        start = self.text.rfind("\n", 0, self.offset or 0) + 1
-        return (self.offset or 0) - start
-
-    def where(self) -> str:
-        """'line 2, column 7: ' (1-based), or '' without a position."""
-        return "" if self.offset is None else f"line {self.line}, column {self.column + 1}: "
-
-    def caret(self) -> str:
-        """The line holding the problem and a '^' under its column; '' without a position."""
-        if self.offset is None:
-            return ""
-        start = self.text.rfind("\n", 0, self.offset) + 1
-        end = self.text.find("\n", self.offset)
-        line = self.text[start : len(self.text) if end < 0 else end]
-        shown = "".join(c if c.isprintable() and not c.isspace() else " " for c in line)
-        return f"{shown}\n{' ' * self.column}^"
 
 
 @dataclass(frozen=True)
@@ -2139,8 +2111,8 @@ def _print_verdict(verdict: Verdict, prefix: str) -> None:
 
 
 def _report_error(err: LatexError, source: str) -> None:
-    caret = "".join(f"\n  {line}" for line in err.caret().splitlines())
-    print(f"symbackprop: error: {source}: {err.where()}{err.message}{caret}", file=sys.stderr)
+    where, caret = err.where(), err.caret_lines()
+    print(f"symbackprop: error: {source}: {where}{err.message}{caret}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
