@@ -1,9 +1,19 @@
-"""Shared pieces of the command line: argument types with plain messages, and help layout."""
+"""Shared pieces of the command line: argument types with plain messages, and help layout.
+
+Light on purpose: the parsers import it, and `--help` must not load SymPy or NumPy.
+"""
 
 from __future__ import annotations
 
 import argparse
 import textwrap
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see cli/__init__)
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    #: What `register(commands)` of each command module receives: `add_subparsers()`'s result.
+    Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 HELP_WIDTH = 78
 _SHOWN = 40

@@ -1,4 +1,4 @@
-"""`symbackprop train`: generate a spec's NumPy module in memory and train it on a data set.
+"""Training: generate a spec's NumPy module in memory and train it on a data set.
 
 Full-batch gradient descent when no batch size is given, SGD with batch size 1, minibatches
 (gradient averaged over the batch) otherwise, as in the lecture's GD / SGD / mini-batch slides.
@@ -6,7 +6,6 @@ Full-batch gradient descent when no batch size is given, SGD with batch size 1, 
 
 from __future__ import annotations
 
-import argparse
 import io
 import math
 import os
@@ -19,14 +18,12 @@ from typing import IO, Any, Literal
 
 import numpy as np
 
-from .arguments import number_arg, paragraph, whole_number_arg
 from .codegen import generate
-from .data import MAX_DATA_BYTES, bundled, describe_dtype, load_data, read_npz
+from .data import MAX_DATA_BYTES, describe_dtype, read_npz
 from .errors import SymbackpropError
 from .files import display_path, read_bounded, write_atomic
 from .gradcheck import load_module
-from .progress import Progress
-from .spec import Network, load_spec
+from .spec import Network
 
 Params = dict[str, np.ndarray]
 PLOT_HINT = "--plot needs matplotlib: pip install symbackprop[plot]"
@@ -225,7 +222,7 @@ def save_params(path: str, params: Params) -> None:
 
 def save_plot(path: str, history: list[float], title: str, ylabel: str) -> None:
     """Loss per epoch as a PNG of PLOT_SIZE * PLOT_DPI pixels, written atomically."""
-    figure_class, canvas_class = _matplotlib()
+    figure_class, canvas_class = require_matplotlib()
     figure = figure_class(figsize=PLOT_SIZE, dpi=PLOT_DPI)
     canvas_class(figure)
     axes = figure.add_subplot()
@@ -239,7 +236,7 @@ def save_plot(path: str, history: list[float], title: str, ylabel: str) -> None:
     _write_binary(path, lambda handle: figure.savefig(handle, format="png", dpi=PLOT_DPI))
 
 
-def _matplotlib() -> tuple[Any, Any]:
+def require_matplotlib() -> tuple[Any, Any]:
     """matplotlib's Figure and Agg canvas, imported only when a plot is asked for."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -251,13 +248,13 @@ def _matplotlib() -> tuple[Any, Any]:
 
 def _write_binary(path: str, write: Callable[[IO[bytes]], object]) -> None:
     """Render bytes through `write` in memory, then write them atomically to `path`."""
-    _check_writable(path)
+    check_writable(path)
     buffer = io.BytesIO()
     write(buffer)
     write_atomic(path, buffer.getvalue())
 
 
-def _check_writable(path: str) -> None:
+def check_writable(path: str) -> None:
     """Refuse, before any training, an output path that cannot be a new or replaced file."""
     shown = display_path(path)
     if not path or path.endswith(("/", os.sep)):
@@ -271,107 +268,6 @@ def _check_writable(path: str) -> None:
             raise SymbackpropError(f"{shown}: the folder {display_path(folder)} does not exist")
     except (OSError, ValueError):
         raise SymbackpropError(f"{shown}: not a usable file name") from None
-
-
-# ---------------------------------------------------------------- the command
-
-
-def register(commands: Any) -> None:
-    """Add the `train` subcommand to the CLI's subparsers."""
-    description = (
-        "Generate the NumPy module for SPEC in memory and train it by gradient descent: full "
-        "batch (GD) without --batch-size, SGD with --batch-size 1, minibatches (gradient "
-        "averaged over the batch) otherwise. Prints the final loss, and the accuracy (softmax: "
-        "argmax; sigmoid outputs with 0/1 targets: output > 0.5, per unit when there are "
-        "several) or else the mean absolute error and RMSE. A progress bar is drawn on stderr "
-        "when it is a terminal (and the CI variable is not set)."
-    )
-    data_help = (
-        "DATA: a CSV file (input columns, then target columns; an optional header row, "
-        "recognised by having no numbers), an .npz file with arrays X and Y, or a bundled data "
-        f"set: {', '.join(bundled())}. For a softmax classifier the targets may instead be one "
-        "column (or an NPZ vector Y) of integer class labels 0..K-1, which are one-hot encoded."
-    )
-    parser = commands.add_parser(
-        "train",
-        help="train a spec's generated NumPy module on a CSV or NPZ data set",
-        description=paragraph(description),
-        epilog=f"{paragraph(data_help)}\n\n"
-        "Examples:\n  symbackprop train single_neuron --data separable\n"
-        "  symbackprop train single_neuron --data separable --batch-size 1 --epochs 20\n"
-        "  symbackprop train classifier --data two_class --epochs 300 --batch-size 20 \\\n"
-        "      --plot loss.png --save params.npz\n"
-        "  symbackprop train classifier --data two_class --epochs 50 --init params.npz",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("spec", help="a TOML spec file, or the name of a bundled example")
-    parser.add_argument(
-        "--data", required=True, metavar="FILE", help="CSV or NPZ file, or a bundled data set"
-    )
-    parser.add_argument("--lr", type=number_arg, default=0.5, help="learning rate η (default 0.5)")
-    parser.add_argument(
-        "--epochs", type=whole_number_arg, default=100, help="passes over the data (100)"
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=whole_number_arg,
-        metavar="N",
-        help="samples per update: omit for full batch, 1 for SGD, N for minibatches",
-    )
-    parser.add_argument(
-        "--seed",
-        type=whole_number_arg,
-        default=0,
-        help="seed of the initial weights and the shuffling (0)",
-    )
-    parser.add_argument("--plot", metavar="FILE.png", help="plot the loss per epoch (matplotlib)")
-    parser.add_argument("--save", metavar="FILE.npz", help="write the trained parameters")
-    parser.add_argument("--init", metavar="FILE.npz", help="start from parameters saved by --save")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run `symbackprop train`; returns the exit status (errors raise SymbackpropError)."""
-    network = load_spec(args.spec)
-    if args.plot:
-        _matplotlib()  # fail before training, not after it
-        _check_writable(args.plot)
-    if args.save:
-        _check_writable(args.save)
-    X, Y = load_data(args.data, network)
-    init = load_params(args.init, network) if args.init else None
-    with Progress() as progress:
-
-        def show(epoch: int, value: float) -> None:
-            progress("epoch", epoch + 1, args.epochs, f"loss {value:.6g}")
-
-        result = train_network(
-            network,
-            X,
-            Y,
-            lr=args.lr,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            init=init,
-            callback=show,
-        )
-    rows = f"{len(X)} row{'s' * (len(X) != 1)}"
-    start = f", from {display_path(args.init)}" if args.init else ""
-    epochs = f"{args.epochs} epoch{'s' * (args.epochs != 1)}"
-    print(
-        f"{network.name}: {rows}, {epochs}, {result.mode}, lr {args.lr:g}, seed {args.seed}{start}"
-    )
-    print(f"final loss {result.metrics.loss:.6g} (first epoch {result.history[0]:.6g})")
-    print(describe(result.metrics))
-    if args.save:
-        save_params(args.save, result.params)
-        print(f"wrote {display_path(args.save)}")
-    if args.plot:
-        title = f"{network.name}: lr {args.lr:g}, {result.mode}"
-        save_plot(args.plot, result.history, title, f"mean loss ({network.loss.name})")
-        print(f"wrote {display_path(args.plot)}")
-    return 0
 
 
 def describe(metrics: Metrics) -> str:

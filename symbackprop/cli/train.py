@@ -1,0 +1,130 @@
+"""`symbackprop train`: generate a spec's NumPy module in memory and train it on a data set."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..arguments import number_arg, paragraph, whole_number_arg
+from .exits import EXIT_OK, status_line
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see cli/__init__)
+if TYPE_CHECKING:
+    from ..arguments import Commands
+
+HELP = "train a spec's generated NumPy module on a CSV or NPZ data set"
+#: `data.bundled()`, named here so that the parser needs no NumPy (a test checks that the two
+#: agree).
+BUNDLED_DATA = ("separable", "two_class", "xor")
+
+
+def register(commands: Commands) -> None:
+    """Add `train` to the command line."""
+    description = (
+        "Generate the NumPy module for SPEC in memory and train it by gradient descent: full "
+        "batch (GD) without --batch-size, SGD with --batch-size 1, minibatches (gradient "
+        "averaged over the batch) otherwise. Prints the final loss, and the accuracy (softmax: "
+        "argmax; sigmoid outputs with 0/1 targets: output > 0.5, per unit when there are "
+        "several) or else the mean absolute error and RMSE. A progress bar is drawn on stderr "
+        "when it is a terminal (and the CI variable is not set)."
+    )
+    data_help = (
+        "DATA: a CSV file (input columns, then target columns; an optional header row, "
+        "recognised by having no numbers), an .npz file with arrays X and Y, or a bundled data "
+        f"set: {', '.join(BUNDLED_DATA)}. For a softmax classifier the targets may instead be "
+        "one column (or an NPZ vector Y) of integer class labels 0..K-1, which are one-hot "
+        "encoded."
+    )
+    parser = commands.add_parser(
+        "train",
+        help=HELP,
+        description=paragraph(description),
+        epilog=f"{paragraph(data_help)}\n\n"
+        "Examples:\n  symbackprop train single_neuron --data separable\n"
+        "  symbackprop train single_neuron --data separable --batch-size 1 --epochs 20\n"
+        "  symbackprop train classifier --data two_class --epochs 300 --batch-size 20 \\\n"
+        "      --plot loss.png --save params.npz\n"
+        "  symbackprop train classifier --data two_class --epochs 50 --init params.npz\n"
+        + status_line(ok="trained", failed=None),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("spec", help="a TOML spec file, or the name of a bundled example")
+    parser.add_argument(
+        "--data", required=True, metavar="FILE", help="CSV or NPZ file, or a bundled data set"
+    )
+    parser.add_argument("--lr", type=number_arg, default=0.5, help="learning rate η (default 0.5)")
+    parser.add_argument(
+        "--epochs", type=whole_number_arg, default=100, help="passes over the data (100)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=whole_number_arg,
+        metavar="N",
+        help="samples per update: omit for full batch, 1 for SGD, N for minibatches",
+    )
+    parser.add_argument(
+        "--seed",
+        type=whole_number_arg,
+        default=0,
+        help="seed of the initial weights and the shuffling (0)",
+    )
+    parser.add_argument("--plot", metavar="FILE.png", help="plot the loss per epoch (matplotlib)")
+    parser.add_argument("--save", metavar="FILE.npz", help="write the trained parameters")
+    parser.add_argument("--init", metavar="FILE.npz", help="start from parameters saved by --save")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train and print the result; returns the exit status (errors raise SymbackpropError)."""
+    from ..data import load_data
+    from ..files import display_path
+    from ..progress import Progress
+    from ..spec import load_spec
+    from ..train import (
+        check_writable,
+        describe,
+        load_params,
+        require_matplotlib,
+        save_params,
+        save_plot,
+        train_network,
+    )
+
+    network = load_spec(args.spec)
+    if args.plot:
+        require_matplotlib()  # fail before training, not after it
+        check_writable(args.plot)
+    if args.save:
+        check_writable(args.save)
+    X, Y = load_data(args.data, network)
+    init = load_params(args.init, network) if args.init else None
+    with Progress() as progress:
+
+        def show(epoch: int, value: float) -> None:
+            progress("epoch", epoch + 1, args.epochs, f"loss {value:.6g}")
+
+        result = train_network(
+            network,
+            X,
+            Y,
+            lr=args.lr,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            init=init,
+            callback=show,
+        )
+    rows = f"{len(X)} row{'s' * (len(X) != 1)}"
+    start = f", from {display_path(args.init)}" if args.init else ""
+    epochs = f"{args.epochs} epoch{'s' * (args.epochs != 1)}"
+    print(
+        f"{network.name}: {rows}, {epochs}, {result.mode}, lr {args.lr:g}, seed {args.seed}{start}"
+    )
+    print(f"final loss {result.metrics.loss:.6g} (first epoch {result.history[0]:.6g})")
+    print(describe(result.metrics))
+    if args.save:
+        save_params(args.save, result.params)
+        print(f"wrote {display_path(args.save)}")
+    if args.plot:
+        title = f"{network.name}: lr {args.lr:g}, {result.mode}"
+        save_plot(args.plot, result.history, title, f"mean loss ({network.loss.name})")
+        print(f"wrote {display_path(args.plot)}")
+    return EXIT_OK
