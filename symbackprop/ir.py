@@ -17,7 +17,7 @@ from .spec import Network
 View = Literal["chain", "index", "vector"]
 VIEWS: tuple[View, ...] = ("chain", "index", "vector")
 
-#: What an equation states; `naming.TAGS` gives each its citation tag.
+#: What an equation states; `naming.KIND_CODES` gives each its letter of the citation tag.
 Kind = Literal[
     "loss",  # E written out
     "dE_da_out",  # dE/da^(L) from the loss
@@ -133,7 +133,7 @@ class Derivation:
 
     def __str__(self) -> str:
         """The plain-text rendering, as `symbackprop derive --format text` prints it."""
-        from .render import render  # render imports this module
+        from .render import render  # here, not above: ir needs no printer to be imported
 
         return render(self, "text")
 

@@ -1,11 +1,21 @@
-"""Every name the outputs use for an equation, in one place."""
+"""Every name the outputs use for an equation, in one place.
+
+It reads an `ir.Equation` but does not import ir (only for type hints), so that ir, whose
+`Derivation` displays itself through render.py, which tags through this module, is in no import
+circle.
+"""
 
 from __future__ import annotations
 
-from .ir import Equation
+from typing import TYPE_CHECKING
+
 from .printing.common import layer_text
 
+if TYPE_CHECKING:
+    from .ir import Equation
+
 VIEW_LETTERS = {"chain": "C", "index": "I", "vector": "V"}
+#: One letter per `ir.Kind` (a test checks that every kind has one).
 KIND_CODES = {
     "loss": "E",
     "dE_da_out": "a",

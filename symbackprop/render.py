@@ -8,16 +8,18 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import jinja2
 
 from .files import display_path
-from .ir import ActivationRule, Derivation, Equation
 from .naming import tag
 from .printing.latex import latex, tex_escape
 from .printing.text import text
-from .progress import Report
+
+if TYPE_CHECKING:  # not at run time: ir imports this module (lazily) to display a Derivation
+    from .ir import ActivationRule, Derivation, Equation
+    from .progress import Report
 
 Format = Literal["latex", "beamer", "markdown", "text"]
 FORMATS: dict[Format, str] = {
