@@ -24,6 +24,7 @@ from .codegen import generate
 from .derive import derive
 from .ir import Derivation
 from .progress import Report
+from .sampling import random_point
 from .spec import Network
 
 DIRECTIONAL_ABOVE = 10_000
@@ -83,21 +84,6 @@ def load_module(source: str, name: str) -> ModuleType:
     return module
 
 
-def sample_data(net: Network, batch: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random inputs, and targets of the kind the loss expects."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(0.0, 1.0, size=(batch, net.inputs))
-    outputs = net.sizes[-1]
-    name = net.loss.name if net.loss.builtin else ""
-    if name == "cross_entropy":
-        Y = np.eye(outputs)[rng.integers(0, outputs, size=batch)]
-    elif name == "binary_cross_entropy":
-        Y = rng.integers(0, 2, size=(batch, outputs)).astype(float)
-    else:
-        Y = rng.uniform(0.1, 0.9, size=(batch, outputs))
-    return X, Y
-
-
 def gradcheck(
     network: Network | Derivation,
     *,
@@ -106,8 +92,9 @@ def gradcheck(
     directions: int = 6,
     progress: Report | None = None,
 ) -> GradCheck:
-    """Generate the module for `network`, import it, and check its gradients in float64;
-    `progress`, if given, is called as progress(what, done, total) as it goes."""
+    """Generate the module for `network`, import it, and check its gradients in float64 at a
+    random point of `batch` samples (sampling.random_point); `progress`, if given, is called as
+    progress(what, done, total) as it goes."""
     derivation = network if isinstance(network, Derivation) else derive(network, progress=progress)
     net = derivation.network
     module = load_module(generate(derivation).source, net.name)
@@ -116,12 +103,8 @@ def gradcheck(
         for ld in derivation.layers
         if ld.rule.derivative is not None and ld.rule.derivative.has(*_KINKED)
     ]
-    X, Y = sample_data(net, batch, seed)
-    params = module.init_params(seed=seed)
-    jitter = np.random.default_rng(seed + 2)
-    for key in params:  # nonzero biases keep pre-activations off relu's kink at exactly 0
-        if key.startswith("b"):
-            params[key] += jitter.normal(0.0, 0.1, size=params[key].shape)
+    point = random_point(net, batch=batch, seed=seed)
+    params, X, Y = point.params, point.X, point.Y
     grads = module.gradients(params, X, Y)
     total = sum(p.size for p in params.values())
     directional = total > DIRECTIONAL_ABOVE

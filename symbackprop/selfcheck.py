@@ -3,7 +3,6 @@ against the layered derivation instantiated for every weight and bias of a small
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 import sympy
@@ -13,6 +12,7 @@ from .ir import Derivation
 from .library import A, Y, Z
 from .notation import Act, Bias, E, Partial, Pre, Target, Weight, Width, j, k
 from .printing.text import text
+from .sampling import random_point
 from .spec import Network
 
 #: Digits used to evaluate both sides; agreement is required to about 20 of them.
@@ -74,7 +74,8 @@ def forward(net: Network) -> tuple[dict[tuple[int, int], Expr], dict[tuple[int, 
 
 
 def self_check(derivation: Derivation, seed: int = 0) -> list[CheckResult]:
-    """Compare the index-form dE/dw and dE/db of every parameter with direct differentiation."""
+    """Compare the index-form dE/dw and dE/db of every parameter with direct differentiation,
+    at one random point (sampling.random_point)."""
     net = derivation.network
     z, a, loss = forward(net)
     leaf = leaves(net)
@@ -158,24 +159,22 @@ class _Instantiator:
 
 
 def _random_point(net: Network, seed: int) -> dict[Expr, Expr]:
-    rng = random.Random(seed)
+    """sampling.random_point for one sample, keyed by the lecture's symbols, each value a
+    DIGITS-digit Float (exactly the float64 drawn)."""
+    drawn = random_point(net, batch=1, seed=seed)
 
-    def draw(low: float, high: float) -> Expr:
-        return sympy.Float(rng.uniform(low, high), DIGITS)
+    def exact(value: float) -> Expr:
+        return sympy.Float(float(value), DIGITS)
 
     point: dict[Expr, Expr] = {}
     for number, layer in enumerate(net.layers, start=1):
+        weights, biases = drawn.params[f"W{number}"], drawn.params[f"b{number}"]
         for unit in range(1, layer.units + 1):
-            point[Bias(number, unit)] = draw(-0.5, 0.5)
+            point[Bias(number, unit)] = exact(biases[unit - 1])
             for m in range(1, net.sizes[number - 1] + 1):
-                point[Weight(number, unit, m)] = draw(-1.2, 1.2)
+                point[Weight(number, unit, m)] = exact(weights[unit - 1, m - 1])
     for m in range(1, net.inputs + 1):
-        point[Act(0, m)] = draw(-1.5, 1.5)
-    outputs = net.sizes[-1]
-    targets = [draw(0.05, 0.95) for _ in range(outputs)]
-    if net.loss.builtin and net.loss.name == "cross_entropy":
-        total = sum(targets)
-        targets = [t / total for t in targets]
-    for unit, value in enumerate(targets, start=1):
-        point[Target(unit)] = value
+        point[Act(0, m)] = exact(drawn.X[0, m - 1])
+    for unit in range(1, net.sizes[-1] + 1):
+        point[Target(unit)] = exact(drawn.Y[0, unit - 1])
     return point
