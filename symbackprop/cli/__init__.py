@@ -109,7 +109,3 @@ def _discard_stdout() -> None:
         os.close(null)
     except (OSError, ValueError):  # not a real file (tests capture it)
         pass
-
-
-if __name__ == "__main__":
-    sys.exit(main())
