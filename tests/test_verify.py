@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from symbackprop.render import render
 from symbackprop.selfcheck import forward, leaves
 from symbackprop.spec import Layer, Network, activation, examples, load_spec, loss
 from symbackprop.verify import LatexError, Verdict, split_equations, verify, verify_text
+from symbackprop.verify.point import Point
 from tests.test_verify_corpus import check_document, excused
 
 MIXED = Network(
@@ -289,7 +292,7 @@ def test_cli_names_the_softmax_rule_left_out(capsys: pytest.CaptureFixture[str])
 def test_the_true_derivatives_agree_with_sympy() -> None:
     """The numeric truth (forward-mode Jacobians) against SymPy differentiating E written out."""
     net = MIXED
-    point = verify_module._Point(net, 7)
+    point = Point(net, 7)
     _, _, energy = forward(net)
     leaf = leaves(net)
     values = {leaf[Act(0, k)]: point.a[0][k - 1, 0] for k in range(1, net.inputs + 1)}
@@ -643,3 +646,18 @@ def test_the_softmax_cross_entropy_delta_holds(
     ):
         status, out, _ = run_cli(["classifier", equation.replace("(L)", f"({layer})")], capsys)
         assert status == 0 and out.startswith("holds: checked"), out
+
+
+def test_the_package_reaches_verify_without_importing_it_first() -> None:
+    """`import symbackprop; symbackprop.verify.verify(...)` works, and only that first use loads
+    lark (the package imports its subpackages on first access)."""
+    code = (
+        "import sys, symbackprop\n"
+        "assert 'lark' not in sys.modules\n"
+        "net = symbackprop.load_spec('seed_chain')\n"
+        "verdict = symbackprop.verify.verify(net, 'E = (a^{(L)} - y)^2')\n"
+        "assert verdict.holds and 'lark' in sys.modules, verdict\n"
+        "assert symbackprop.verify.register and symbackprop.verify.run\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

@@ -40,6 +40,7 @@ from symbackprop.printing.latex import latex
 from symbackprop.render import render
 from symbackprop.spec import Layer, Network, activation, examples, load_spec, loss
 from symbackprop.verify import LatexError, Verdict, verify, verify_text
+from symbackprop.verify.point import Point
 
 #: Equal widths, so a missing transpose or w_kj for w_jk is a wrong number, not a shape error.
 SQUARE = Network(
@@ -668,7 +669,7 @@ def _true_derivative(
     differences of the forward pass above; `units` from 0: the numerator's, then the
     denominator's (for w: j, k)."""
     num, den, m = truth
-    point = verify_module._Point(net, seed)
+    point = Point(net, seed)
     args = (net, point.W, point.b, point.a[0], point.y)
     h = 1e-6
     j = units[-2] if den == "w" else units[-1]
@@ -685,7 +686,7 @@ def test_the_forward_pass_here_is_the_networks() -> None:
     right), on every network of the corpus."""
     for name in sorted({w.net for w in WRONG}):
         net = network(name)
-        point = verify_module._Point(net, 5)
+        point = Point(net, 5)
         energy, a = _forward(net, point.W, point.b, point.a[0], point.y)
         assert energy == pytest.approx(point.E, rel=1e-12)
         np.testing.assert_allclose(a[net.depth], point.a[net.depth], rtol=1e-12)

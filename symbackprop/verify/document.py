@@ -1,0 +1,69 @@
+"""Finding the equations of a .tex snippet or document: one per line or align row, rows that
+continue the one above joined to it, and in a whole document only its display maths."""
+
+from __future__ import annotations
+
+import re
+
+_DISPLAY = re.compile(
+    r"\\begin\{(aligned|align|equation|gather|multline|eqnarray)(\*?)\}(?P<a>.*?)"
+    r"\\end\{\1\2\}|\\\[(?P<b>.*?)\\\]|\$\$(?P<c>.*?)\$\$",
+    re.S,
+)
+
+
+#: A Markdown document's display maths: `$$` alone on a line.
+_MARKDOWN_DISPLAY = re.compile(r"^\$\$\s*$", re.M)
+
+
+def split_equations(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each equation in a .tex snippet: one per line or align row, where rows
+    that start with '=' (after '&') or hold no '=' continue the equation above them.  In a whole
+    document (\\begin{document}, or Markdown with `$$` lines), only display math (align,
+    aligned, equation, \\[ \\], $$) is read."""
+    regions = []
+    if "\\begin{document}" in text or _MARKDOWN_DISPLAY.search(text):
+        for match in _DISPLAY.finditer(text):
+            group = next(g for g in ("a", "b", "c") if match.group(g) is not None)
+            regions.append(match.span(group))
+    spans: list[tuple[int, int]] = []
+    for first, last in regions or [(0, len(text))]:
+        spans.extend(_rows(text[first:last], first))
+    return spans
+
+
+def _rows(text: str, base: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    offset = base
+    for line in text.splitlines(keepends=True):
+        start = offset
+        for piece in line.split("\\\\"):
+            body = _meaningful(piece)
+            if body:
+                end = start + len(piece.rstrip())
+                if spans and (body.startswith("=") or "=" not in body):
+                    spans[-1] = (spans[-1][0], end)
+                else:
+                    spans.append((start + len(piece) - len(piece.lstrip()), end))
+            start += len(piece) + 2
+        offset += len(line)
+    return spans
+
+
+def _meaningful(piece: str) -> str:
+    """A row without layout (alignment, tags, environments, comments, spacing)."""
+    text = piece.split("%", 1)[0] if "\\%" not in piece else piece
+    for word in ("\\notag", "\\nonumber", "&", "$", "\\[", "\\]"):
+        text = text.replace(word, " ")
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        for command in ("\\tag*", "\\tag", "\\label", "\\begin", "\\end"):
+            if text.startswith(command, i):
+                close = text.find("}", i)
+                i = len(text) if close < 0 else close + 1
+                break
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out).strip()

@@ -1,0 +1,535 @@
+"""Reading an equation: the lark grammar `grammar.lark` gives a generic parse tree, `_Builder`
+turns it into the tree of `tree.py`, giving meaning to symbols and scripts, and rejects anything
+else as a LatexError with its position.  The text is never evaluated."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from ..errors import TextError
+from .tree import (
+    Add,
+    Call,
+    Euler,
+    Index,
+    Kron,
+    LayerRef,
+    Mul,
+    Node,
+    Num,
+    Part,
+    Pow,
+    Qty,
+    SumOver,
+    Tr,
+    walk,
+)
+
+#: The longest equation read, in characters.
+MAX_TEXT = 100_000
+
+
+class LatexError(TextError):
+    """An equation that cannot be read: a one-line message, the text, and the offset of the
+    problem (`caret()`, `where()` from TextError)."""
+
+    def at(self, text: str, base: int) -> LatexError:
+        """The same error placed in a larger text, `base` characters in."""
+        offset = None if self.offset is None else self.offset + base
+        return LatexError(self.message, text, offset)
+
+
+@dataclass(frozen=True)
+class _Sym(Node):
+    """A bare symbol before its scripts are read (only inside the builder)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class _PartialMark(Node):
+    """`\\partial X` before a fraction pairs it (only inside the builder)."""
+
+    qty: Qty
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    grammar = (resources.files("symbackprop.verify") / "grammar.lark").read_text("utf-8")
+    return Lark(grammar, parser="lalr", propagate_positions=True)
+
+
+_QUANTITIES = {"a", "z", "w", "W", "b", "y", "n", "E", "x", "delta"}
+
+
+_NOTATION = "a, z, w, W, b, y, n, E, x, e, \\delta, \\sigma, \\partial"
+
+
+_FUNCTIONS = {
+    "\\sigma": "sigma",
+    "\\log": "log",
+    "\\ln": "log",
+    "\\exp": "exp",
+    "\\tanh": "tanh",
+    "\\sinh": "sinh",
+    "\\cosh": "cosh",
+}
+
+
+_NEEDS_LAYER = {"a", "z", "w", "W", "b", "n"}
+
+
+def parse_equation(text: str) -> list[Node]:
+    """The sides of `lhs = r1 = r2 ...` as ASTs; raises LatexError with the position."""
+    if len(text) > MAX_TEXT:
+        raise LatexError(f"the equation is too long (limit {MAX_TEXT} characters)")
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as err:
+        raise _syntax_error(err, text) from None
+    try:
+        sides = _Builder(text).equation(tree)
+    except RecursionError:
+        raise LatexError("the equation is nested too deeply", text, 0) from None
+    return sides
+
+
+def _syntax_error(err: UnexpectedInput, text: str) -> LatexError:
+    if isinstance(err, UnexpectedCharacters):
+        pos = err.pos_in_stream
+        rest = text[pos:]
+        if rest.startswith("\\"):
+            name = "\\" + "".join(itertools.takewhile(str.isalpha, rest[1:]))
+            name = name if len(name) > 1 else rest[:2]
+            return LatexError(f"unknown command {name}", text, pos)
+        return LatexError(f"unexpected character {rest[:1]!r}", text, pos)
+    if isinstance(err, UnexpectedToken) and err.token.type != "$END":
+        token = err.token
+        shown = str(token.value).strip() or repr(str(token.value))
+        if "EQ" in err.expected and token.type in ("RPAR", "RBRACK", "RBRACE"):
+            return LatexError(f"unbalanced {shown!r}", text, token.start_pos)
+        return LatexError(f"unexpected {shown!r}", text, token.start_pos)
+    if isinstance(err, UnexpectedToken | UnexpectedEOF):
+        expected = set(getattr(err, "expected", ()))
+        missing = "the equation ends too early"
+        if "RPAR" in expected or "RBRACK" in expected:
+            missing = "a bracket is not closed"
+        elif "RBRACE" in expected:
+            missing = "a '{' is not closed"
+        elif "EQ" in expected:
+            missing = "an equation needs '='"
+        end = len(text.rstrip())
+        return LatexError(missing, text, end)
+    return LatexError("cannot read the equation", text, 0)
+
+
+class _Builder:
+    """Parse tree -> AST, giving meaning to symbols and scripts; errors carry positions."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def fail(self, message: str, pos: int) -> LatexError:
+        return LatexError(message, self.text, pos)
+
+    def equation(self, tree: Tree[Token]) -> list[Node]:
+        eq = tree.children[0]
+        assert isinstance(eq, Tree)
+        sides = [self.expr(c) for c in eq.children if isinstance(c, Tree)]
+        for side in sides:
+            for node in walk(side):
+                if isinstance(node, _PartialMark):
+                    raise self.fail(
+                        "write a partial derivative as \\frac{\\partial E}{\\partial w}", node.pos
+                    )
+                if isinstance(node, _Sym):
+                    what = "H (the Heaviside step) needs an argument, as in H(z)"
+                    raise self.fail(
+                        what if node.name == "H" else f"{node.name} cannot stand here", node.pos
+                    )
+        return sides
+
+    # -- sums and products
+
+    def expr(self, tree: Tree[Token]) -> Node:
+        parts = tree.children
+        first = parts[0]
+        assert isinstance(first, Tree)
+        sign, node = self.signed(first)
+        terms = [(sign, node)]
+        for op, term in zip(parts[1::2], parts[2::2], strict=True):
+            assert isinstance(op, Token) and isinstance(term, Tree)
+            terms.append((-1 if op == "-" else 1, self.term(term)))
+        if len(terms) == 1 and sign == 1:
+            return node
+        return Add(_start(tree), _end(tree), tuple(terms))
+
+    def signed(self, tree: Tree[Token]) -> tuple[int, Node]:
+        sign = 1
+        for c in tree.children:
+            if isinstance(c, Token):
+                sign = -1 if c == "-" else 1
+        term = tree.children[-1]
+        assert isinstance(term, Tree)
+        return sign, self.term(term)
+
+    def term(self, tree: Tree[Token]) -> Node:
+        factors: list[tuple[str, Node]] = []
+        op = "*"
+        for c in tree.children:
+            if isinstance(c, Token):
+                op = {"\\odot": "odot", "/": "/"}.get(str(c), "*")
+                continue
+            node = self.bigsum(c) if c.data == "bigsum" else self.factor(c)
+            factors.append((op, node))
+            op = "*"
+        factors = self._heaviside(factors)
+        factors = self._inline_partials(factors)
+        if len(factors) == 1:
+            return factors[0][1]
+        return Mul(_start(tree), _end(tree), tuple(factors))
+
+    def _heaviside(self, factors: list[tuple[str, Node]]) -> list[tuple[str, Node]]:
+        out: list[tuple[str, Node]] = []
+        for op, node in factors:
+            if out and isinstance(out[-1][1], _Sym) and out[-1][1].name == "H" and op == "*":
+                head = out.pop()
+                out.append((head[0], Call(head[1].pos, node.end, "heaviside", node)))
+            else:
+                out.append((op, node))
+        return out
+
+    def _inline_partials(self, factors: list[tuple[str, Node]]) -> list[tuple[str, Node]]:
+        """`\\partial E / \\partial w` written inline."""
+        out: list[tuple[str, Node]] = []
+        for op, node in factors:
+            if (
+                op == "/"
+                and isinstance(node, _PartialMark)
+                and out
+                and isinstance(out[-1][1], _PartialMark)
+            ):
+                head_op, head = out.pop()
+                assert isinstance(head, _PartialMark)
+                out.append((head_op, self.partial(head, node, head.pos, node.end)))
+            else:
+                out.append((op, node))
+        return out
+
+    def bigsum(self, tree: Tree[Token]) -> Node:
+        index: str | None = None
+        lower: Node | None = None
+        upper: Node | None = None
+        body: Node | None = None
+        for c in tree.children[1:]:
+            assert isinstance(c, Tree)
+            if c.data == "lower":
+                low = c.children[0]
+                assert isinstance(low, Tree)
+                letter = low.children[0]
+                assert isinstance(letter, Token)
+                index = self.index_letter(letter)
+                if low.data == "lower_range":
+                    start = low.children[2]
+                    assert isinstance(start, Tree)
+                    lower = self.expr(start)
+            elif c.data == "upper":
+                arg = c.children[0]
+                assert isinstance(arg, Tree)
+                upper = self.arg_expr(arg)
+            else:
+                sign, node = self.signed(c)
+                body = (
+                    node
+                    if sign == 1
+                    else Mul(node.pos, node.end, (("*", _minus_one(node)), ("*", node)))
+                )
+        if index is None:
+            raise self.fail("a sum needs its index, as in \\sum_{j=1}^{n^{(l)}}", _start(tree))
+        assert body is not None
+        return SumOver(_start(tree), _end(tree), index, lower, upper, body)
+
+    def index_letter(self, token: Token) -> str:
+        name = str(token)
+        if name in ("l", "L"):
+            raise self.fail(f"{name} names a layer; unit indices are other letters", _pos(token))
+        return name
+
+    # -- factors
+
+    def factor(self, tree: Tree[Token]) -> Node:
+        primary = tree.children[0]
+        assert isinstance(primary, Tree)
+        scripts = [c for c in tree.children[1:] if isinstance(c, Tree)]
+        if primary.data == "call":
+            return self.call(primary, scripts)
+        base = self.primary(primary)
+        if isinstance(base, _Sym):
+            return self.symbol(base, scripts)
+        return self.scripts(base, scripts)
+
+    def primary(self, tree: Tree[Token]) -> Node:
+        kind = tree.data
+        first = tree.children[0]
+        if kind == "number":
+            assert isinstance(first, Token)
+            return Num(_pos(first), _endpos(first), Fraction(str(first)))
+        if kind in ("letter", "delta", "top", "circ", "primecmd"):
+            assert isinstance(first, Token)
+            name = "delta" if kind == "delta" else str(first)
+            return _Sym(_pos(first), _endpos(first), name)
+        if kind in ("paren", "brace"):
+            inner = next(c for c in tree.children if isinstance(c, Tree))
+            return self.expr(inner)
+        if kind == "frac":
+            num, den = (c for c in tree.children if isinstance(c, Tree))
+            top, bottom = self.expr(num), self.expr(den)
+            if isinstance(top, _PartialMark) and isinstance(bottom, _PartialMark):
+                return self.partial(top, bottom, _start(tree), _end(tree))
+            if isinstance(top, _PartialMark) or isinstance(bottom, _PartialMark):
+                raise self.fail(
+                    "a partial derivative needs \\partial above and below", _start(tree)
+                )
+            return Mul(_start(tree), _end(tree), (("*", top), ("/", bottom)))
+        if kind == "partial":
+            arg = tree.children[1]
+            assert isinstance(arg, Tree)
+            qty = self.factor(arg)
+            if not isinstance(qty, Qty) or qty.kind in ("n", "delta"):
+                raise self.fail(
+                    "\\partial applies to one quantity: E, a, z, w, b or y", _start(arg)
+                )
+            return _PartialMark(_start(tree), _end(tree), qty)
+        if kind == "font":
+            body = tree.children[1]
+            assert isinstance(body, Tree)
+            tokens = self.token_list(body)
+            if len(tokens) == 1 and tokens[0].type in ("LETTER", "DELTA"):  # \mathbf{w}
+                name = "delta" if tokens[0].type == "DELTA" else str(tokens[0])
+                if str(first) == "\\mathcal" and name == "L":
+                    name = "E"
+                return _Sym(_pos(tokens[0]), _endpos(tokens[0]), name)
+            return self.expr(body)
+        if kind == "sqrt":
+            inner_tree = tree.children[1]
+            assert isinstance(inner_tree, Tree)
+            return Call(_start(tree), _end(tree), "sqrt", self.expr(inner_tree))
+        raise self.fail("cannot read this", _start(tree))  # pragma: no cover
+
+    def partial(self, num: _PartialMark, den: _PartialMark, pos: int, end: int) -> Part:
+        if num.qty.kind not in ("E", "a", "z", "w", "b", "y"):
+            raise self.fail("the numerator of a partial derivative is E, a, z, w or b", num.pos)
+        if den.qty.kind not in ("a", "z", "w", "b", "y"):
+            raise self.fail("a derivative is taken with respect to a, z, w, b or y", den.pos)
+        return Part(pos, end, num.qty, den.qty)
+
+    def call(self, tree: Tree[Token], outer: list[Tree[Token]]) -> Node:
+        head = tree.children[0]
+        assert isinstance(head, Token)
+        fn = _FUNCTIONS[str(head)]
+        power: list[Tree[Token]] = []
+        for script in (c for c in tree.children[1:-1] if isinstance(c, Tree)):
+            if script.data == "prime" or (
+                script.data == "sup" and self.tokens(script) in (["\\prime"], ["'"])
+            ):
+                if fn != "sigma":
+                    what = (
+                        "\\sigma'' is not supported"
+                        if fn == "sigma_prime"
+                        else "' applies to \\sigma only"
+                    )
+                    raise self.fail(what, _start(script))
+                fn = "sigma_prime"
+            elif script.data == "sup":
+                power.append(script)
+            else:
+                raise self.fail("a function takes no subscript", _start(script))
+        arg_tree = tree.children[-1]
+        assert isinstance(arg_tree, Tree)
+        primary = arg_tree.children[0]
+        assert isinstance(primary, Tree)
+        after = [c for c in arg_tree.children[1:] if isinstance(c, Tree)]
+        if primary.data in ("paren", "brace") and after:
+            arg = self.primary(primary)
+        else:
+            arg, after = self.factor(arg_tree), []
+        node: Node = Call(_pos(head), _end(tree), fn, arg)
+        return self.scripts(node, power + after + outer)
+
+    def symbol(self, sym: _Sym, scripts: list[Tree[Token]]) -> Node:
+        name = sym.name
+        if name == "e":
+            if scripts and scripts[0].data == "sup":
+                arg = scripts[0].children[0]
+                assert isinstance(arg, Tree)
+                exp = Call(sym.pos, _end(scripts[0]), "exp", self.arg_expr(arg))
+                return self.scripts(exp, scripts[1:])
+            return self.scripts(Euler(sym.pos, sym.end), scripts)
+        if name == "H" and not scripts:
+            return sym  # the Heaviside step, applied to the factor after it
+        if name in ("l", "L"):
+            raise self.fail(
+                f"{name} names a layer; write it in a superscript, as in a^{{({name})}}", sym.pos
+            )
+        if name in ("\\top", "\\circ", "\\prime"):
+            raise self.fail(f"{name} belongs in a superscript", sym.pos)
+        if name not in _QUANTITIES:
+            raise self.fail(f"unknown symbol {name!r} (the notation uses {_NOTATION})", sym.pos)
+        sub: Tree[Token] | None = None
+        layer: LayerRef | None = None
+        rest: list[Tree[Token]] = []
+        for script in scripts:
+            if script.data == "sub" and sub is None and not rest:
+                sub = script
+            elif script.data == "sup" and layer is None and not rest and self.is_layer(script):
+                layer = self.layer(script)
+            else:
+                rest.append(script)
+        end = max([sym.end, *(_end(s) for s in scripts if s not in rest)])
+        indices = self.indices(sub, name) if sub is not None else ()
+        qty = self.quantity(name, layer, indices, sym.pos, end)
+        return self.scripts(qty, rest)
+
+    def quantity(
+        self, name: str, layer: LayerRef | None, indices: tuple[Index, ...], pos: int, end: int
+    ) -> Node:
+        shown = "\\delta" if name == "delta" else name
+        if name == "delta" and layer is None:
+            if len(indices) != 2:
+                raise self.fail(
+                    "\\delta is \\delta^{(l)} (the error signal) or \\delta_{ij} (Kronecker)", pos
+                )
+            return Kron(pos, end, indices[0], indices[1])
+        most = {"E": 0, "n": 0, "w": 2, "W": 2}.get(name, 1)
+        if len(indices) > most or (name in ("w", "W") and len(indices) == 1):
+            wanted = {0: "no unit index", 1: "one unit index", 2: "two unit indices, as w_{jk}"}
+            raise self.fail(f"{shown} takes {wanted[most]}", pos)
+        if name in ("E", "y", "x") and layer is not None:
+            raise self.fail(f"{shown} takes no layer superscript", pos)
+        if (name in _NEEDS_LAYER or name == "delta") and layer is None:
+            raise self.fail(f"{shown} needs a layer, as in {shown}^{{(l)}}", pos)
+        if name == "x":
+            return Qty(pos, end, "a", LayerRef("", 0), indices)
+        if name == "W":
+            return Qty(pos, end, "w", layer, indices, matrix=not indices)
+        return Qty(pos, end, name, layer, indices)
+
+    def is_layer(self, script: Tree[Token]) -> bool:
+        tokens = self.token_list(script)
+        return len(tokens) >= 2 and tokens[0].type == "LPAR" and tokens[-1].type == "RPAR"
+
+    def layer(self, script: Tree[Token]) -> LayerRef:
+        tokens = self.token_list(script)
+        inner = tokens[1:-1]
+        values = [str(t) for t in inner]
+        ok = len(inner) in (1, 3) and (inner[0].type == "NUMBER" or values[0] in ("l", "L"))
+        if len(inner) == 3:
+            ok = ok and values[1] in "+-" and inner[2].type == "NUMBER" and values[0] in "lL"
+        if not ok or any("." in v for v in values):
+            raise self.fail(
+                "a layer is a number, l, L, or l or L plus or minus a number, as in (l-1)",
+                _pos(tokens[0]),
+            )
+        if inner[0].type == "NUMBER":
+            return LayerRef("", int(values[0]))
+        offset = 0 if len(inner) == 1 else int(values[2]) * (-1 if values[1] == "-" else 1)
+        return LayerRef(values[0], offset)
+
+    def indices(self, script: Tree[Token], name: str) -> tuple[Index, ...]:
+        tokens = self.token_list(script)
+        out: list[Index] = []
+        for token in tokens:
+            if token.type == "LETTER":
+                out.append(self.index_letter(token))
+            elif token.type == "NUMBER" and "." not in token:
+                out.append(int(token))
+            else:
+                raise self.fail("unit indices are letters or whole numbers", _pos(token))
+        if name in ("w", "W") and len(out) == 1 and isinstance(out[0], int):
+            digits = str(tokens[0])
+            if len(digits) == 2:  # w_{12}: units 1 and 2
+                out = [int(digits[0]), int(digits[1])]
+        if not out:
+            raise self.fail("an empty subscript", _start(script))
+        return tuple(out)
+
+    def token_list(self, tree: Tree[Token]) -> list[Token]:
+        return list(tree.scan_values(lambda v: isinstance(v, Token)))
+
+    def tokens(self, tree: Tree[Token]) -> list[str]:
+        return [str(t) for t in self.token_list(tree)]
+
+    def arg_expr(self, arg: Tree[Token]) -> Node:
+        if arg.data == "arg_group":
+            arglist = arg.children[0]
+            assert isinstance(arglist, Tree)
+            exprs = [c for c in arglist.children if isinstance(c, Tree)]
+            if len(exprs) != 1:
+                raise self.fail("a comma can only separate unit indices", _start(arg))
+            return self.expr(exprs[0])
+        if arg.data == "arg_empty":
+            raise self.fail("an empty superscript", _start(arg))
+        token = arg.children[0]
+        assert isinstance(token, Token)
+        if arg.data == "arg_number":
+            return Num(_pos(token), _endpos(token), Fraction(str(token)))
+        if arg.data == "arg_letter":
+            return self.symbol(_Sym(_pos(token), _endpos(token), str(token)), [])
+        raise self.fail(f"{token} cannot stand here", _pos(token))
+
+    def scripts(self, node: Node, scripts: list[Tree[Token]]) -> Node:
+        """Superscripts after a finished operand: powers, transposes, elementwise powers."""
+        for script in scripts:
+            if script.data != "sup":
+                what = "a subscript" if script.data == "sub" else "'"
+                raise self.fail(
+                    f"{what} cannot follow this; unit indices go on a, z, w, b, y", _start(script)
+                )
+            if isinstance(node, _Sym):
+                raise self.fail(f"unknown symbol {node.name!r}", node.pos)
+            tokens = self.tokens(script)
+            end = _end(script)
+            if tokens in (["T"], ["\\top"]):
+                node = Tr(node.pos, end, node)
+                continue
+            arg = script.children[0]
+            assert isinstance(arg, Tree)
+            if tokens and tokens[0] == "\\circ":
+                exponent = self.circ_exponent(arg)
+                node = Pow(node.pos, end, node, exponent, True)
+                continue
+            node = Pow(node.pos, end, node, self.arg_expr(arg), False)
+        return node
+
+    def circ_exponent(self, arg: Tree[Token]) -> Node:
+        tokens = self.token_list(arg)
+        if len(tokens) != 2 or tokens[1].type != "NUMBER":
+            raise self.fail("an elementwise power is written ^{\\circ 2}", _start(arg))
+        return Num(_pos(tokens[1]), _endpos(tokens[1]), Fraction(str(tokens[1])))
+
+
+def _minus_one(node: Node) -> Num:
+    return Num(node.pos, node.pos, Fraction(-1))
+
+
+def _pos(token: Token) -> int:
+    return int(token.start_pos or 0)
+
+
+def _endpos(token: Token) -> int:
+    return int(token.end_pos or 0)
+
+
+def _start(tree: Tree[Token]) -> int:
+    return int(getattr(tree.meta, "start_pos", 0))
+
+
+def _end(tree: Tree[Token]) -> int:
+    return int(getattr(tree.meta, "end_pos", 0))
