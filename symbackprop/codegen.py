@@ -24,7 +24,7 @@ from .files import write_atomic
 from .ir import Derivation, Equation
 from .library import A, Y, Z
 from .naming import tag
-from .notation import Act, Elementwise, Pre, Target, WeightMatrix
+from .notation import Act, Elementwise, LayerQuantity, Pre, Target, WeightMatrix
 from .printing.inplace import inplace_code, mentions, scale_code
 from .printing.numpy import (
     LINE_WIDTH,
@@ -115,7 +115,7 @@ def _statements(target: str, expr: Expr, *, mean: bool) -> list[Statement]:
     """(target, operator, code) statements computing `expr`, divided by the batch size n when
     `mean`; a line too long for the formatter is split by the printer (numpy_statements)."""
     inner = expr.args[0] if isinstance(expr, Elementwise) else expr
-    if not inner.atoms(Act, Pre, Target):  # a constant delta (E linear in a): one per entry
+    if not inner.atoms(LayerQuantity, Target):  # a constant delta (E linear in a): an array
         value = numpy_code(inner / N_BATCH if mean else inner)
         return [(target, "=", f"np.full(Y.shape, {value}, dtype=Y.dtype)")]
     if mean:

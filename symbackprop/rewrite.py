@@ -12,6 +12,8 @@ sympy.codegen.rewriting).  The printers only translate the nodes it leaves:
 - log(cosh(u)) -> LogCosh(u)                     (log-sum-exp: no overflow)
 - sinh(u)^m / cosh(u)^k, m <= k -> tanh(u)^m / cosh(u)^(k-m)     (no inf / inf)
 - sqrt(c + k u^2) -> Hypot(sqrt(k) u, sqrt(c))   (np.hypot: no overflow of u^2)
+- F H(g), F (1 - H(g)) -> F where g > 0 (g <= 0), else 0   (no inf * 0 where F overflows
+                                                  on the side the step switches off)
 """
 
 from __future__ import annotations
@@ -185,6 +187,29 @@ def _erfc(expr: Expr) -> Expr | None:
     return None
 
 
+def _step(expr: Expr) -> Expr | None:
+    """A product with a step H(g) (H(0) = 0) or 1 - H(g) as a selection: the other factors
+    where the step is 1, else 0.  ELU written as min(0, exp(z) - 1) has σ' = e^z (1 - H(...)),
+    and e^z overflows at z = 710 exactly where the step makes it 0."""
+    if not isinstance(expr, sympy.Mul):
+        return None
+    for factor in expr.args:
+        if isinstance(factor, sympy.Heaviside) and factor.args[1:] == (0,):
+            on = factor.args[0] > 0
+        elif isinstance(factor, sympy.Add) and isinstance(1 - factor, sympy.Heaviside):
+            step = 1 - factor
+            if step.args[1:] != (0,):
+                continue
+            on = step.args[0] <= 0
+        else:
+            continue
+        rest = expr / factor
+        if rest.is_number:  # -H(g) in 1 - H(g), or 2 H(g): nothing to overflow
+            return None
+        return sympy.Piecewise((rest, on), (0, True))
+    return None
+
+
 def _tanh(expr: Expr) -> Expr | None:
     """sinh(u)^m cosh(u)^-k with 0 < m <= k as tanh(u)^m cosh(u)^(m-k)."""
     if not isinstance(expr, sympy.Mul):
@@ -219,4 +244,4 @@ def _hypot(expr: Expr) -> Expr | None:
     return root if expr.exp > 0 else 1 / root
 
 
-_RULES = (_log, _logistic, _expm1, _erfc, _tanh, _hypot)
+_RULES = (_log, _logistic, _expm1, _erfc, _step, _tanh, _hypot)

@@ -232,11 +232,11 @@ def _erf_points() -> Array:
 def test_generated_erf_is_accurate_over_the_reals() -> None:
     mpmath = pytest.importorskip("mpmath")
     mpmath.mp.dps = 40
-    module = _module("gelu")
+    module = _module("gelu")  # 1 + erf(u) is written erfc(-u): the module has _erfc
     x = _erf_points()
     with np.errstate(all="raise", under="ignore"):
         erf, erfc = module._erf_erfc(x)
-    assert np.array_equal(module._erf(x), erf)
+    assert np.array_equal(module._erfc(x), erfc)
     clipped = [mpmath.mpf(float(v)) for v in np.clip(x, -50.0, 50.0)]  # erf(50) is 1
     want = np.array([float(mpmath.erf(v)) for v in clipped])
     want_c = np.array([float(mpmath.erfc(v)) for v in clipped])
@@ -246,10 +246,10 @@ def test_generated_erf_is_accurate_over_the_reals() -> None:
     assert erf[-2:].tolist() == [1.0, -1.0] and erfc[-2:].tolist() == [0.0, 2.0]
     normal = want_c > np.finfo(np.float64).tiny
     assert np.all(np.abs(erfc - want_c)[normal] <= 1e-12 * want_c[normal])
-    special = module._erf(np.array([np.inf, -np.inf, np.nan]))
+    special = module._erf_erfc(np.array([np.inf, -np.inf, np.nan]))[0]
     assert special[0] == 1.0 and special[1] == -1.0 and np.isnan(special[2])
     moderate = np.abs(x) < 1e30
-    single = module._erf(x[moderate].astype(np.float32))
+    single = module._erf_erfc(x[moderate].astype(np.float32))[0]
     assert single.dtype == np.float32
     assert np.allclose(single, want[moderate].astype(np.float32), rtol=1e-6, atol=1e-38)
 
@@ -257,14 +257,22 @@ def test_generated_erf_is_accurate_over_the_reals() -> None:
 def test_erf_helper_only_where_used_and_numpy_only() -> None:
     import ast
 
-    tree = ast.parse(_source("gelu"))
-    imported = {
-        a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names
-    }
-    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"numpy", "__future__", "collections.abc"}, imported
-    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-    assert {"_erf", "_erf_erfc"} <= defined and "_erfc" not in defined
+    plain = custom_activation("erf(z)", "erf")
+    net = Network("e", 2, (Layer(3, plain), Layer(1, activation("sigmoid"))), loss("squared_error"))
+    for source, used, unused in (
+        (_source("gelu"), "_erfc", "_erf"),
+        (generate(net).source, "_erf", "_erfc"),
+    ):
+        tree = ast.parse(source)
+        imported = {
+            a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names
+        }
+        imported |= {
+            node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        }
+        assert imported <= {"numpy", "__future__", "collections.abc"}, imported
+        defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+        assert {used, "_erf_erfc"} <= defined and unused not in defined
     assert "_erf" not in _source("silu")
 
 

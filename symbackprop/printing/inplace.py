@@ -47,6 +47,11 @@ class InPlace:
             self._add(expr, out)
         elif isinstance(expr, sympy.Mul):
             self._mul(expr, out)
+        elif _selection(expr) is not None:
+            value, condition = _selection(expr)  # type: ignore[misc]
+            self.emit(value, out)
+            off = numpy_code(sympy.Not(condition))
+            self.lines.append(f"np.copyto({out}, 0.0, where={off})")
         elif isinstance(expr, Logistic):
             self._unary(expr.args[0], out, lambda src: f"np.multiply({src}, 0.5, out={out})")
             self.lines += [f"np.tanh({out}, out={out})", f"{out} *= 0.5", f"{out} += 0.5"]
@@ -149,6 +154,15 @@ _UNARY = {
     expm1: "expm1",
     log1p: "log1p",
 }
+
+
+def _selection(expr: Expr) -> tuple[Expr, Expr] | None:
+    """(value, condition) for `value where condition, else 0` (the rewrite pass's steps)."""
+    if isinstance(expr, sympy.Piecewise) and len(expr.args) == 2:
+        (value, condition), (other, otherwise) = expr.args
+        if otherwise == sympy.true and other == 0 and not value.is_Number:
+            return value, condition
+    return None
 
 
 def _bare(number: Expr) -> str:

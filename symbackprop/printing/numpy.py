@@ -112,7 +112,8 @@ class LectureNumPyPrinter(NumPyPrinter):
             return f"-{inner}" if precedence(positive) >= PRECEDENCE["Mul"] else f"-({inner})"
         level = PRECEDENCE["Mul"]
         prefix = ""
-        if coeff != 1 and sympy.Rational(repr(float(coeff))) == coeff:
+        exact = coeff != 1 and sympy.Rational(repr(float(coeff))) == coeff
+        if exact or max(abs(int(coeff.p)), int(coeff.q)) >= 10**6:  # see _print_Rational
             prefix, expr = f"{self._print(coeff)} * ", rest
         num, den = _fraction(expr)
         top = " * ".join(self._wrap(f, level) for f in lecture_factors(num))
@@ -141,7 +142,10 @@ class LectureNumPyPrinter(NumPyPrinter):
         value = float(expr)
         if sympy.Rational(repr(value)) == expr:
             return repr(value)
-        return f"({expr.p} / {expr.q})"
+        p, q = int(expr.p), int(expr.q)
+        if max(abs(p), q) >= 10**6:  # p / q at run time is this correctly rounded float too
+            return repr(p / q)
+        return f"({p} / {q})"
 
     def _print_Integer(self, expr: sympy.Integer) -> str:
         return str(int(expr))
@@ -388,13 +392,15 @@ class _Splitter:
         return f"{target}_{self.temporaries}"
 
     def _through_temporaries(self, target: str, expr: Expr) -> list[Statement]:
-        """A call or power whose arguments make the line too long: the longest argument that
-        is not an array becomes a temporary, until the line fits or none is left."""
+        """A call or power whose arguments (a selection: its values) make the line too long:
+        the longest that is not an array becomes a temporary, until the line fits or none is
+        left."""
         out: list[Statement] = []
         while not self.fits(target, "=", numpy_code(expr)):
+            pieces = [pair.expr for pair in expr.args] if isinstance(expr, sympy.Piecewise) else []
             candidates = [
                 arg
-                for arg in expr.args
+                for arg in [*expr.args, *pieces]
                 if isinstance(arg, Expr) and not _is_bare(arg) and not arg.is_Number
             ]
             if not isinstance(expr, sympy.Function | sympy.Pow) or not candidates:
