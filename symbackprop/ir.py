@@ -163,8 +163,8 @@ class Derivation:
         equation belongs to (so dE_da_prev at L is dE_da_out).  A number, and L + k when the
         output has a Jacobian (softmax), read that layer's own equation (its second form, the
         local partials filled in), relabeled from the output for L + k.  Otherwise L reads the
-        general rule at L when there is one (also for L + k, k != 0: that rule, not moved), and
-        L + k or l + k the general rule at l moved to that layer (its last form)."""
+        general rule at L when there is one, and L + k (k != 0) or l + k the general rule at l
+        moved to that layer (its last form)."""
         depth = self.network.depth
         expr = Integer(layer) if isinstance(layer, int) else layer
         base = nt.L_sym if expr.has(nt.L_sym) else nt.l_sym if expr.has(nt.l_sym) else None
@@ -184,7 +184,7 @@ class Derivation:
                 return None
             eq = self.layers[owner - 1].equation(view, kind)
             return None if eq is None else _second_form(eq if base is None else self.relabeled(eq))
-        if base is nt.L_sym:
+        if base is nt.L_sym and offset == 0:
             at_l = self.general_rule(view, kind, nt.L_sym)
             if at_l is not None:
                 return replace(at_l, rhs=(at_l.final,))

@@ -97,7 +97,6 @@ def test_a_softmax_output_reads_the_layers_own_equations_counted_from_the_output
     )
 
 
-@pytest.mark.xfail(strict=True, reason="L + k, k != 0, reads the rule at L unmoved (verify's hint)")
 def test_L_minus_one_with_a_rule_at_L_is_the_hidden_rule_moved() -> None:
     want = moved(shown("multi_node", "Vl.d", -1), {"l": "L-1", "l+1": "L"})
     assert stated("multi_node", "vector", "delta", L - 1) == want
