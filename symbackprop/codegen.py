@@ -111,6 +111,14 @@ def _comment(eq: Equation) -> list[str]:
     )
 
 
+def _forward_step(eq: Equation) -> dict[str, Any]:
+    """A forward equation as its comment and the statements computing its left-hand side."""
+    return {
+        "comment": _comment(eq),
+        "statements": numpy_statements(numpy_code(eq.lhs), stable(eq.final)),
+    }
+
+
 def _statements(target: str, expr: Expr, *, mean: bool) -> list[Statement]:
     """(target, operator, code) statements computing `expr`, divided by the batch size n when
     `mean`; a line too long for the formatter is split by the printer (numpy_statements)."""
@@ -198,7 +206,7 @@ def _fast_path(
         info["scratch"] = list(range(1, max(scratch, used) + 1))
         info["comments"] = {
             kind: _comment(eq)
-            for kind in ("delta", "dE_dw", "dE_db")
+            for kind in ("pre", "act", "delta", "dE_dw", "dE_db")
             if (eq := ld.equation("vector", kind)) is not None
         }
         layers.append(info)
@@ -230,11 +238,7 @@ def _context(derivation: Derivation) -> dict[str, Any]:
                 "activation": act.name,
                 "init": act.init,
                 "softmax": act.is_softmax,
-                "forward": (
-                    []
-                    if act.expr is None
-                    else numpy_statements(f"a{ld.number}", stable(_vector(act.expr, ld.number)))
-                ),
+                "forward": [_forward_step(ld.require("vector", k)) for k in ("pre", "act")],
             }
         )
     log_a, log_1ma = sympy.Symbol(f"log_a{depth}"), sympy.Symbol(f"log_1ma{depth}")
@@ -297,6 +301,7 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         "loss_code": loss_code,
         "loss_arrays": sorted(numpy_code(q) for q in per_unit.atoms(Act, Pre)),
         "loss_comment": f"E = {text(net.loss.expr)} per output unit, summed over the units",
+        "loss_equation": _comment(derivation.layers[-1].require("index", "loss")),
         "uses_log_a": per_unit.has(log_a),
         "uses_log_1ma": per_unit.has(log_1ma),
         "output_kind": output_kind,

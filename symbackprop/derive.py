@@ -21,6 +21,8 @@ from sympy import Expr, Heaviside, Integer, Piecewise, Sum
 
 from .errors import SpecError
 from .ir import ActivationRule, Derivation, Equation, LayerDerivation, LossRule, View
+from .layers import dense
+from .layers.dense import local_partials
 from .library import A, Activation, Loss, Y, Z
 from .notation import (
     Act,
@@ -124,6 +126,9 @@ def _derive(network: Network, progress: Report | None, stage: list[str]) -> Deri
             for view in ("chain", "index", "vector")
             if view != "chain" or chain_view
         }
+        forward = tuple(
+            eq for view in ("index", "vector") for eq in _at_layer(_forward(view, rule), number)
+        )
         layers.append(
             LayerDerivation(
                 number=number,
@@ -133,6 +138,7 @@ def _derive(network: Network, progress: Report | None, stage: list[str]) -> Deri
                 chain=views.get("chain", ()),
                 index=views["index"],
                 vector=views["vector"],
+                forward=forward,
             )
         )
         if progress is not None:
@@ -354,24 +360,6 @@ def _function_kinds(expr: Expr) -> set[type]:
     )
 
 
-# ---------------------------------------------------------------- local partials of z
-
-
-@lru_cache(maxsize=1)
-def local_partials() -> dict[str, Expr]:
-    """dz_j/dw_jk, dz_j/db_j, dz_j/da_k from z_j = sum_k w_jk a_k + b_j, by SymPy."""
-    w, a, b = sympy.IndexedBase("w"), sympy.IndexedBase("a"), sympy.IndexedBase("b")
-    m = sympy.Symbol("m", integer=True, positive=True)
-    n = sympy.Symbol("n", integer=True, positive=True)
-    z_j = Sum(w[j, m] * a[m], (m, 1, n)) + b[j]
-    notation = {w[j, k]: Weight(l_sym, j, k), a[k]: Act(l_sym - 1, k), b[j]: Bias(l_sym, j)}
-
-    def partial(wrt: Expr) -> Expr:
-        return _in_range(sympy.diff(z_j, wrt).doit()).xreplace(notation)
-
-    return {"w": partial(w[j, k]), "b": partial(b[j]), "a_prev": partial(a[k])}
-
-
 # ---------------------------------------------------------------- equation templates
 
 
@@ -388,6 +376,12 @@ def _at_layer(template: tuple[Equation, ...], layer: int | Expr) -> tuple[Equati
         )
         for eq in template
     )
+
+
+@lru_cache(maxsize=512)
+def _forward(view: View, rule: ActivationRule) -> tuple[Equation, ...]:
+    """The dense layer's forward equations at symbolic layer l (cached like the templates)."""
+    return dense.forward(view, rule)
 
 
 def _general(view: View, *, softmax_output: bool, hidden: bool) -> tuple[Equation, ...]:
@@ -594,6 +588,13 @@ def _vectorize_delta(delta: Expr) -> Expr:
 
 def clear_caches() -> None:
     """Forget every cached rule and template (for benchmarks that time a cold derivation)."""
-    for cached in (activation_rule, loss_rule, local_partials, _softmax_jacobian, _layer_template):
+    for cached in (
+        activation_rule,
+        loss_rule,
+        local_partials,
+        _softmax_jacobian,
+        _layer_template,
+        _forward,
+    ):
         cached.cache_clear()
     sympy.core.cache.clear_cache()

@@ -27,6 +27,8 @@ Kind = Literal[
     "dE_dw",
     "dE_db",
     "dE_da_prev",  # dE/da^(l-1), passed back to the layer below
+    "pre",  # forward: z = W a + b
+    "act",  # forward: a = sigma(z), or softmax
 ]
 
 
@@ -84,13 +86,26 @@ class LayerDerivation:
     chain: tuple[Equation, ...]
     index: tuple[Equation, ...]
     vector: tuple[Equation, ...]
+    #: The forward pass (kinds "pre" and "act") in the index and vector views; documents show
+    #: the backward equations, generated code cites both.
+    forward: tuple[Equation, ...] = ()
 
     def view(self, name: View) -> tuple[Equation, ...]:
         return {"chain": self.chain, "index": self.index, "vector": self.vector}[name]
 
     def equation(self, view: View, kind: Kind) -> Equation | None:
         """The layer's equation of that kind in that view, if it has one."""
-        return next((eq for eq in self.view(view) if eq.kind == kind), None)
+        return next(
+            (eq for eq in (*self.view(view), *self.forward) if eq.view == view and eq.kind == kind),
+            None,
+        )
+
+    def require(self, view: View, kind: Kind) -> Equation:
+        """The layer's equation of that kind in that view; a KeyError names what is missing."""
+        eq = self.equation(view, kind)
+        if eq is None:
+            raise KeyError(f"layer {self.number} has no {view} equation of kind {kind!r}")
+        return eq
 
 
 @dataclass(frozen=True, repr=False)

@@ -25,6 +25,8 @@ KIND_CODES = {
     "dE_dw": "w",
     "dE_db": "b",
     "dE_da_prev": "p",
+    "pre": "z",
+    "act": "f",
 }
 
 

@@ -118,6 +118,29 @@ class Sigma(Function):
         return None
 
 
+class Affine(Function):
+    """`product + bias` in the order the lecture writes it (W a + b), printed as a sum."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+    def doit(self, **hints: Any) -> Expr:
+        return sympy.Add(*[arg.doit(**hints) for arg in self.args])
+
+
+class Softmax(Function):
+    """softmax(z): the vector e^(z_i) / sum_m e^(z_m) of a layer's weighted inputs."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+
 class Chain(Function):
     """An ordered product (printed with cdot): the chain rule as the lecture writes it."""
 

@@ -228,8 +228,20 @@ class Evaluator:
             for arg in expr.args:
                 out = out * self(arg)
             return out
-        if isinstance(expr, sympy.Add):
+        if isinstance(expr, sympy.Add | nt.Affine):
             return sum((self(arg) for arg in expr.args), start=0.0)
+        if isinstance(expr, nt.Sigma):
+            # σ of a layer's own z: the oracle's output of that layer, computed by its own
+            # function (so the concrete forms after it are checked against it)
+            z = expr.args[0]
+            out = s.a[self.layer(z.args[0])]
+            if z == nt.Pre(z.args[0]) or len(z.args) == 1:
+                return out
+            return out[self.index(z.args[1]), 0]
+        if isinstance(expr, nt.Softmax):
+            values = np.asarray(self(expr.args[0]), dtype=float)
+            shifted = np.exp(values - values.max())
+            return shifted / shifted.sum()
         if isinstance(expr, sympy.Pow):
             return np.power(self(expr.base), self(expr.exp))
         if isinstance(expr, nt.MatProd):

@@ -98,6 +98,7 @@ def test_every_printed_equation_holds(name: str) -> None:
         equations = list(derivation.general[view])
         for ld in derivation.layers:
             equations.extend(ld.view(view))
+            equations.extend(eq for eq in ld.forward if eq.view == view)
         for eq in equations:
             for number in _layers_for(eq, net.depth, softmax_output):
                 for s in samples[view]:
@@ -121,3 +122,18 @@ def test_the_oracle_catches_a_false_rule() -> None:
         (Hadamard(Partial(E, Act(L_sym)), SigmaPrime(Pre(L_sym))),),
     )
     assert _check(wrong, net.depth, sample(net, 1))
+
+
+def test_forward_equations_are_checked_too() -> None:
+    """Each layer's forward equations are among those checked, and a wrong one is caught."""
+    from symbackprop.notation import Act, Pre, Softmax
+
+    net = NETWORKS["classifier"]
+    derivation = derive(net)
+    kinds = {(eq.view, eq.kind) for ld in derivation.layers for eq in ld.forward}
+    assert kinds == {(v, k) for v in ("index", "vector") for k in ("pre", "act")}
+    s = sample(net, 1)
+    right = derivation.layers[-1].require("vector", "act")
+    assert not _check(right, net.depth, s)
+    wrong = Equation("vector", "act", L_sym, Act(L_sym), (Softmax(2 * Pre(L_sym)),))
+    assert _check(wrong, net.depth, s)

@@ -79,6 +79,12 @@ class LectureLatexPrinter(LatexPrinter):
     def _print_Sigma(self, expr: n.Sigma) -> str:
         return rf"\sigma\left({self._print(expr.args[0])}\right)"
 
+    def _print_Affine(self, expr: n.Affine) -> str:
+        return " + ".join(self._print(arg) for arg in expr.args)
+
+    def _print_Softmax(self, expr: n.Softmax) -> str:
+        return rf"\operatorname{{softmax}}\left({self._print(expr.args[0])}\right)"
+
     def _print_Heaviside(self, expr: sympy.Heaviside, exp: str | None = None) -> str:
         text = rf"H\left({self._print(expr.args[0])}\right)"
         return f"{text}^{{{exp}}}" if exp else text

@@ -67,8 +67,16 @@ class LectureNumPyPrinter(NumPyPrinter):
     def _print_Hadamard(self, expr: n.Hadamard) -> str:
         return " * ".join(self._wrap(arg, PRECEDENCE["Mul"]) for arg in expr.args)
 
+    def _print_Affine(self, expr: n.Affine) -> str:
+        return " + ".join(self._print(arg) for arg in expr.args)
+
+    def _print_Softmax(self, expr: n.Softmax) -> str:
+        return f"_softmax({self._print(expr.args[0])})"  # the module's helper, shifted by the max
+
     def _print_MatProd(self, expr: n.MatProd) -> str:
         left, right = expr.args
+        if isinstance(left, n.WeightMatrix) and isinstance(right, n.Act):
+            return f"_product({self._print(right)}, {self._print(left)})"  # rows: a W^T
         if isinstance(left, n.Transposed) and isinstance(right, n.Delta):
             return f"{self._print(right)} @ {self._print(left.args[0])}"  # rows: (W^T d)^T = d W
         if isinstance(left, n.Delta) and isinstance(right, n.Transposed):

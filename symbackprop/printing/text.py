@@ -57,6 +57,12 @@ class LectureTextPrinter(StrPrinter):
     def _print_Sigma(self, expr: n.Sigma) -> str:
         return f"σ({self._print(expr.args[0])})"
 
+    def _print_Affine(self, expr: n.Affine) -> str:
+        return " + ".join(self._print(arg) for arg in expr.args)
+
+    def _print_Softmax(self, expr: n.Softmax) -> str:
+        return f"softmax({self._print(expr.args[0])})"
+
     def _print_Heaviside(self, expr: sympy.Heaviside) -> str:
         return f"H({self._print(expr.args[0])})"
 
