@@ -251,7 +251,8 @@ def test_a_wrong_general_rule_failing_at_the_softmax_output_quotes_its_rule(
     )  # tanh's σ' written out: true at l = 1, false at the softmax output
     status, out, _ = run_cli(["classifier", equation], capsys)
     assert status == 1
-    first, hint = out.splitlines()
+    first, *_ = out.splitlines()
+    hint = next(line for line in out.splitlines() if line.startswith("  the derivation has: "))
     assert first.startswith("does not hold at l=2, ")
     assert hint.startswith("  the derivation has: \\frac{\\partial E}{\\partial a_{k}^{(L-1)}}")
     assert "\\sigma'" not in hint

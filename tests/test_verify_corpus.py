@@ -607,6 +607,133 @@ def test_a_wrong_formula_exits_1_and_its_correction_0(capsys: pytest.CaptureFixt
     assert out.count("does not hold") == 4 and out.count("holds: checked") == 4
 
 
+# ---------------------------------------------------------------- naming the mistake
+
+#: The mistake each wrong formula makes, named by hand from the formula and its correction
+#: (not from verify's answer); None: no known mistake explains it (a wrong activation or loss);
+#: "-": it does not apply to its network, so there is nothing to diagnose.
+DIAGNOSIS: dict[str, str | None] = {
+    **{f"classifier-softmax_elementwise-{n}": "softmax elementwise" for n in range(1, 14)},
+    "classifier-softmax_elementwise-7": "sign",  # a_j(1 + a_j) for the diagonal a_j(1 - a_j)
+    "classifier-softmax_elementwise-8": "sign",
+    "deep_softmax-softmax_elementwise-14": "softmax elementwise",
+    "deep_softmax-softmax_elementwise-15": "softmax elementwise",
+    "deep_softmax-softmax_elementwise-16": None,  # the logistic function for softmax
+    "seed_chain-missing_factor-1": "constant factor",  # the 2 of 2(a - y)
+    "multi_node-missing_factor-2": "constant factor",
+    "multi_node-missing_factor-3": "missing factor",  # a_k^{(l-1)}
+    "xor-missing_factor-4": "missing factor",
+    "single_neuron-missing_factor-5": "missing factor",  # x_k
+    **{
+        f"{net}-sigma'_at_the_wrong_layer-{n}": "sigma' at the wrong layer"
+        for net, n in [("seed_chain", 1), ("seed_chain", 2), ("square", 3), ("xor", 4)]
+    },
+    "square-transpose-1": "missing transpose",
+    "square-transpose-2": "transposed",  # a δ^T for δ a^T
+    "multi_node-transpose-3": "missing transpose",
+    "classifier-transpose-4": "missing transpose",
+    "square-transpose-5": "extra transpose",
+    "square-w_kj_for_w_jk-1": "w_kj for w_jk",
+    "multi_node-w_kj_for_w_jk-2": "w_kj for w_jk",
+    "square-w_kj_for_w_jk-3": "w_kj for w_jk",
+    "multi_node-w_kj_for_w_jk-4": "swapped indices",  # j and k exchanged throughout
+    "multi_node-missing_sigma'-1": "missing sigma'",
+    "xor-missing_sigma'-2": "missing sigma'",
+    "seed_chain-missing_sigma'-3": "missing sigma'",
+    "single_neuron-missing_sigma'-4": "missing sigma'",
+    "single_neuron-missing_sigma'-5": "-",
+    **{
+        f"{net}-wrong_sign-{n}": "sign"
+        for n, net in enumerate(
+            ["multi_node", "classifier", "xor", "classifier", "multi_node", "classifier"], 1
+        )
+    },
+    "multi_node-sum_over_the_wrong_index-1": "sum over the wrong index",
+    "multi_node-sum_over_the_wrong_index-2": "sum over the wrong layer's units",
+    "classifier-sum_over_the_wrong_index-3": "sum over the wrong index",
+    "classifier-sum_over_the_wrong_index-4": "wrong index",  # ∂a_i/∂z_i for ∂a_i/∂z_j
+    "multi_node-sum_over_the_wrong_index-5": "missing sum",
+    "classifier-sum_over_the_wrong_index-6": "missing sum",
+    "multi_node-off-by-one_layer-1": "wrong layer",
+    "seed_chain-off-by-one_layer-2": "wrong layer",
+    "xor-off-by-one_layer-3": "wrong layer",
+    "xor-activation_derivative-1": "activation derivative",  # 1 - a for tanh's 1 - a^2
+    "classifier-activation_derivative-2": "sigma' at a",
+    "seed_chain-activation_derivative-3": "activation derivative",  # in z, not in a
+    "xor-fused_output_delta-1": "extra sigma'",  # binary cross-entropy cancels it
+    "classifier-wrong_loss-1": None,
+    "multi_node-bias_gradient-1": "extra factor",
+}
+
+
+def test_every_wrong_formula_has_its_mistake_named_by_hand() -> None:
+    assert set(DIAGNOSIS) == {wrong_id(w) for w in WRONG}
+    kinds = {k for k in DIAGNOSIS.values() if k not in (None, "-")}
+    assert len(kinds) >= 15
+
+
+@pytest.mark.parametrize("case", WRONG, ids=wrong_id)
+def test_the_mistake_is_named(case: Wrong) -> None:
+    """The diagnosis is the mistake named by hand, never another; its repair holds, and where
+    the true derivative is known (finite differences) the repair's right side equals it."""
+    expected = DIAGNOSIS[wrong_id(case)]
+    net = network(case.net)
+    verdict = verify(net, case.wrong)
+    if expected == "-":
+        assert not verdict.applies and verdict.diagnosis is None
+        return
+    diagnosis = verdict.diagnosis
+    assert diagnosis is not None, verdict.reason
+    assert diagnosis.kind == expected, (diagnosis.kind, diagnosis.message)
+    if expected is None:
+        assert diagnosis.message == "no known mistake explains it" and not diagnosis.repaired
+        return
+    assert diagnosis.message
+    if diagnosis.repaired is None:  # softmax elementwise in vector form: no rule to quote
+        assert expected == "softmax elementwise"
+        return
+    repaired = verify(net, diagnosis.repaired)
+    assert repaired.holds and repaired.checked > 0, (diagnosis.repaired, repaired.reason)
+    if case.truth is not None and verdict.instance is not None:
+        instance = verdict.instance
+        units = [value - 1 for _, value in instance.indices] or [0]
+        if case.truth[1] == "w" and len(units) == 1:
+            units = [0, *units]
+        true = _true_derivative(net, instance.point - 1, case.truth, units)
+        assert instance.left == pytest.approx(true, rel=1e-6, abs=1e-9)
+
+
+def test_a_constant_factor_names_the_2() -> None:
+    verdict = verify(
+        network("multi_node"), r"\frac{\partial E}{\partial a_j^{(L)}} = a_j^{(L)} - y_j"
+    )
+    assert verdict.diagnosis is not None
+    assert verdict.diagnosis.message.startswith("your right side is half the correct one: the 2")
+    # the repair is the student's own text with the 2 put back: 2 (a - y), by hand
+    assert verdict.diagnosis.repaired == (
+        r"\frac{\partial E}{\partial a_j^{(L)}} = 2 \left(a_j^{(L)} - y_j\right)"
+    )
+
+
+def test_the_hint_for_a_concrete_sigma_prime_quotes_the_concrete_form() -> None:
+    verdict = verify(network("xor"), r"\sigma'(z_j^{(1)}) = 1 - a_j^{(1)}")  # layer 1 is tanh
+    assert verdict.correct is not None
+    assert verdict.correct.endswith(r"= 1 - \left(a_{j}^{(1)}\right)^{2}"), verdict.correct
+    assert "\\sigma'" not in verdict.correct.split("=", 1)[1]
+    assert verdict.diagnosis is not None and verdict.diagnosis.kind == "activation derivative"
+    assert "(tanh)" in verdict.diagnosis.message
+
+
+def test_a_diagnosis_is_never_a_repair_that_fails() -> None:
+    """A formula no single known mistake explains (two mistakes at once) is not diagnosed."""
+    two = (  # w_kj for w_jk, and σ' missing
+        r"\frac{\partial E}{\partial a_k^{(l-1)}} = \sum_{j=1}^{n^{(l)}} w_{kj}^{(l)} "
+        r"\frac{\partial E}{\partial a_j^{(l)}}"
+    )
+    verdict = verify(network("square"), two)
+    assert verdict.diagnosis is not None and verdict.diagnosis.kind is None
+
+
 # ---------------------------------------------------------------- the truth, independently
 
 

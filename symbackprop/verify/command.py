@@ -114,6 +114,11 @@ def _read(name: str) -> str:
 
 def _print_verdict(verdict: Verdict, prefix: str) -> None:
     print(f"{prefix}{verdict.reason}")
+    diagnosis = verdict.diagnosis
+    if diagnosis is not None:
+        print(f"  mistake: {diagnosis.message}")
+        if diagnosis.repaired:
+            print(f"  corrected, as you wrote it: {diagnosis.repaired}")
     if not verdict.holds and verdict.applies and verdict.correct:
         print(f"  the derivation has: {verdict.correct}")
 

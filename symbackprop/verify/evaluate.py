@@ -5,7 +5,9 @@ and where two values disagree."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -35,6 +37,32 @@ from .tree import (
 #: The agreement asked of both sides near zero, besides judge.TOLERANCE; terms of one sum.
 ABSOLUTE_TOLERANCE = 1e-12
 MAX_SUM_TERMS = 10_000
+
+
+#: The longest a whole `verify` of one equation may take, in seconds (wall clock).
+TIME_LIMIT = 20.0
+_DEADLINE = [math.inf]
+
+
+class TooLong(Exception):
+    """Checking an equation ran past its time limit."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Checks inside run until `seconds` from now (the sooner of this and an outer limit)."""
+    outer = _DEADLINE[0]
+    _DEADLINE[0] = min(outer, time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE[0] = outer
+
+
+def check_time() -> None:
+    """Raise TooLong once the current time limit has passed."""
+    if time.monotonic() > _DEADLINE[0]:
+        raise TooLong
 
 
 class Undefined(Exception):
@@ -287,6 +315,7 @@ class Evaluator:
             raise Malformed(f"a sum of more than {MAX_SUM_TERMS} terms")
         total: Val = 0.0
         for v in range(int(low), int(high) + 1):
+            check_time()
             total = _add(total, self.value(node.body, {**env, node.index: v}), 1)
         return total
 

@@ -12,7 +12,7 @@ from ..naming import tag
 from ..printing.latex import latex
 from ..spec import Network
 from .domain import softmax_layers
-from .tree import LayerRef, Mode, Node, Part, Qty
+from .tree import Call, Index, LayerRef, Mode, Node, Part, Qty
 
 
 @lru_cache(maxsize=16)
@@ -27,6 +27,13 @@ def _kind(side: Node) -> tuple[Kind, Qty] | None:
         return "loss", side
     if isinstance(side, Qty) and side.kind == "delta":
         return "delta", side
+    if (  # σ'(z_j^{(l)}): the layer's derivative, ∂a_j/∂z_j
+        isinstance(side, Call)
+        and side.fn == "sigma_prime"
+        and isinstance(side.arg, Qty)
+        and side.arg.kind == "z"
+    ):
+        return "sigma_prime", side.arg
     if not isinstance(side, Part):
         return None
     num, den = side.num, side.den
@@ -68,8 +75,34 @@ def correct_form(
                     kind = "jacobian" if kind == "sigma_prime" else kind
             eq = derivation.rule(view, kind, layer.expr())
             if eq is not None:
+                if isinstance(side, Call) and kind == "sigma_prime":  # as written: σ'(z) = ...
+                    return f"{latex(nt.SigmaPrime(eq.lhs.args[1]))} = {latex(eq.final)}"
                 return f"{latex(eq.lhs)} = {latex(eq.final)}"
     return None
+
+
+def sigma_prime_form(net: Network, layer: LayerRef, index: Index | None, mode: Mode) -> str | None:
+    r"""The derivation's concrete σ' of an elementwise layer, as written for unit `index` (None:
+    the vector or one-neuron form): 1 - \left(a_{j}^{(1)}\right)^{2} for tanh; None for softmax
+    or where the derivation has no such rule."""
+    depth = net.depth
+    if layer.base != "l":
+        m = layer.value(None, depth)
+        if not 1 <= m <= depth or net.layers[m - 1].activation.is_softmax:
+            return None
+    view: View = {"index": "index", "vector": "vector", "neuron": "chain"}[mode]  # type: ignore[assignment]
+    derivation = derivation_of(net)
+    if view == "chain" and not derivation.has_chain_view:
+        return None
+    eq = derivation.rule(view, "sigma_prime", layer.expr())
+    if eq is None:
+        return None
+    text = latex(eq.final)
+    if "\\sigma" in text or "\\partial" in text:
+        return None
+    if index is not None and index != "j":
+        text = text.replace("_{j}", f"_{{{index}}}")
+    return text
 
 
 def _softmax_rule_tag(net: Network, mode: Mode, sides: list[Node], layer: int) -> str:

@@ -11,10 +11,22 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import SymbackpropError
 from ..spec import Network
+from .diagnose import Diagnosis, diagnose
 from .document import split_equations
 from .domain import check_sigmas, layer_domain, no_layer, split_domain
-from .evaluate import Evaluator, Malformed, Undefined, as_jacobian, first_difference
+from .evaluate import (
+    TIME_LIMIT,
+    Evaluator,
+    Malformed,
+    TooLong,
+    Undefined,
+    as_jacobian,
+    check_time,
+    first_difference,
+    time_limit,
+)
 from .hints import correct_form, skipped_note
 from .indices import Use, index_problems, index_scope, written_form
 from .point import Point, check_size, one_neuron_chain
@@ -57,6 +69,55 @@ class Verdict:
     #: False when the equation was checked at no instance (it names no layer of this network):
     #: then `holds` is False too, and `reason` starts "does not apply".
     applies: bool = True
+    #: When it does not hold: the known mistake that explains it (its repaired form checked to
+    #: hold), or a Diagnosis of kind None ("no known mistake explains it").
+    diagnosis: Diagnosis | None = None
+    #: The values of l it was checked at (None: it has no l).
+    layers: tuple[int | None, ...] = ()
+
+
+class Session:
+    """One network, seed and tolerance: the random points, built once for every equation and
+    every repair a diagnosis tries on it."""
+
+    def __init__(self, net: Network, seed: int, points: int, tolerance: float) -> None:
+        self.net, self.seed, self.points, self.tolerance = net, seed, points, tolerance
+        self._states: dict[tuple[Network, bool], list[Point]] = {}
+
+    def states(self, evaluated: Network, softmax_elementwise: bool = False) -> list[Point]:
+        key = (evaluated, softmax_elementwise)
+        if key not in self._states:
+            self._states[key] = [
+                Point(evaluated, self.seed + p, softmax_elementwise) for p in range(self.points)
+            ]
+        return self._states[key]
+
+    def holds(
+        self, text: str, softmax_elementwise: bool = False, at: tuple[int | None, ...] = ()
+    ) -> bool:
+        """Whether `text` holds everywhere it is checked, and at least at the layers `at` (a
+        repair a diagnosis tries must hold wherever the student's equation was checked); no
+        hint, no diagnosis, no symbolic check."""
+        try:
+            sides = parse_equation(text)
+            verdict = _judge(self, sides, text, quick=True, elementwise=softmax_elementwise)
+        except (LatexError, SymbackpropError, RecursionError):
+            return False
+        covered = set(at) <= set(verdict.layers)
+        return verdict.holds and verdict.applies and verdict.checked > 0 and covered
+
+    def judge(self, text: str) -> Verdict:
+        """The full verdict on one equation (raises LatexError when it cannot be read)."""
+        sides = parse_equation(text)
+        try:
+            with time_limit(TIME_LIMIT):
+                return _judge(self, sides, text)
+        except RecursionError:
+            raise LatexError("the equation is nested too deeply", text, 0) from None
+        except TooLong:
+            raise LatexError(
+                f"checking this equation takes too long (limit {TIME_LIMIT:g} s)", text
+            ) from None
 
 
 def verify(
@@ -67,12 +128,9 @@ def verify(
     points: int = POINTS,
     tolerance: float = TOLERANCE,
 ) -> Verdict:
-    """Judge one LaTeX equation on `network`; raises LatexError when it cannot be read."""
-    sides = parse_equation(equation)
-    try:
-        return _judge(network, sides, equation, seed, points, tolerance)
-    except RecursionError:
-        raise LatexError("the equation is nested too deeply", equation, 0) from None
+    """Judge one LaTeX equation on `network`; raises LatexError when it cannot be read (or
+    takes longer than evaluate.TIME_LIMIT to check)."""
+    return Session(network, seed, points, tolerance).judge(equation)
 
 
 def verify_text(
@@ -80,37 +138,51 @@ def verify_text(
 ) -> list[tuple[int, Verdict | LatexError]]:
     """Judge every equation of a .tex snippet; (line, verdict or reading error) for each."""
     out: list[tuple[int, Verdict | LatexError]] = []
+    session = Session(network, seed, POINTS, tolerance)
     for start, end in split_equations(text):
         line = 1 + text.count("\n", 0, start)
         try:
-            sides = parse_equation(text[start:end])
+            out.append((line, session.judge(text[start:end])))
         except LatexError as err:
             out.append((line, err.at(text, start)))
-            continue
-        try:
-            out.append((line, _judge(network, sides, text[start:end], seed, POINTS, tolerance)))
-        except LatexError as err:
-            out.append((line, err.at(text, start)))
-        except RecursionError:
-            out.append((line, LatexError("the equation is nested too deeply", text, start)))
     return out
 
 
 def _judge(
-    net: Network, sides: list[Node], text: str, seed: int, points: int, tolerance: float
+    session: Session,
+    sides: list[Node],
+    text: str,
+    *,
+    quick: bool = False,
+    elementwise: bool = False,
 ) -> Verdict:
+    """The verdict on one equation.  `quick`: whether it holds, and nothing more (no hint, no
+    diagnosis, no symbolic check), as a diagnosis asks of a repair; `elementwise`: on the
+    mistaken network whose softmax layers act unit by unit."""
+    net, points, tolerance = session.net, session.points, session.tolerance
     check_sigmas(sides, net, text)
     mode, mixed = written_form(sides)
-    correct = correct_form(net, sides, mode)
+    checked_at: list[int | None] = []
 
     def verdict(holds: bool, reason: str, found: _Outcome | None = None, **extra: Any) -> Verdict:
         instance = found.instance if found else None
-        at_l = dict(instance.layers).get("l") if instance else None
-        hint = correct if at_l is None else correct_form(net, sides, mode, at_l)
         checked = extra.get("checked", found.count if found else 0)
         symbolic = extra.get("symbolic", False)
         applies = extra.get("applies", True)
-        return Verdict(holds, reason, instance, hint, tolerance, checked, symbolic, applies)
+        at = tuple(checked_at)
+        if quick:
+            return Verdict(
+                holds, reason, instance, None, tolerance, checked, symbolic, applies, None, at
+            )
+        at_l = dict(instance.layers).get("l") if instance else None
+        hint = correct_form(net, sides, mode, at_l)
+        diagnosis = None
+        failed: Claim | None = extra.get("claim")
+        if not holds and applies and failed is not None:
+            diagnosis = diagnose(session, text, failed, mode, instance, hint, at)
+        return Verdict(
+            holds, reason, instance, hint, tolerance, checked, symbolic, applies, diagnosis, at
+        )
 
     def not_applying(why: str) -> Verdict:
         return verdict(False, f"does not apply: {why}", applies=False)
@@ -130,11 +202,13 @@ def _judge(
     if missing:
         return not_applying(missing)
     everywhere = domain
-    domain, left_out = split_domain(sides, net, domain)
+    # on the mistaken network softmax acts unit by unit: no rule is left out there
+    domain, left_out = split_domain(sides, net, domain) if not elementwise else (domain, [])
+    checked_at[:] = domain
     skipped = skipped_note(net, mode, sides, left_out) if left_out else ""
     claims = [Claim(n, left, right) for n, (left, right) in enumerate(itertools.pairwise(sides), 1)]
     many = len(claims) > 1
-    states = [Point(evaluated, seed + p) for p in range(points)]
+    states = session.states(evaluated, elementwise)
     for claim in claims:
         problem = (
             index_problems(claim.left, claim.right, depth, everywhere) if mode == "index" else None
@@ -145,7 +219,7 @@ def _judge(
             if found is not None and found.instance is not None and found.malformed is None:
                 example = f"; for example {_counterexample(found.instance, mode, points)}"
             reason = f"{_step(claim, many)}does not hold: {problem}{example}"
-            return verdict(False, reason, found if example else None)
+            return verdict(False, reason, found if example else None, claim=claim)
     if not domain and left_out:
         only = "the only layer l" if len(left_out) == 1 else "every layer l"
         return not_applying(
@@ -163,10 +237,11 @@ def _judge(
         if found.instance is not None:
             if found.malformed is not None:
                 where = _describe(found.instance, mode, points)
-                return verdict(False, f"{step}does not hold {where}: {found.malformed}", found)
+                reason = f"{step}does not hold {where}: {found.malformed}"
+                return verdict(False, reason, found, claim=claim)
             example = _counterexample(found.instance, mode, points)
             reason = f"{step}does not hold {example}{note}"
-            return verdict(False, reason, found, checked=checked)
+            return verdict(False, reason, found, checked=checked, claim=claim)
         if found.count == 0:
             why, benign = found.skipped or ("it has no instance on this network", True)
             if not benign:
@@ -174,7 +249,7 @@ def _judge(
             return not_applying(f"{step}{why}".strip())
         if found.skipped is not None:
             vacuous.append(f"{step}{found.skipped[0]}".strip())
-    identities = symbolic_identities(claims) if mode != "vector" else 0
+    identities = symbolic_identities(claims) if mode != "vector" and not quick else 0
     how = f"{checked} instances at {points} random points{note}"
     also = ""
     if identities:
@@ -238,6 +313,7 @@ def _check_claim(
                 ]
                 ranges.append(range(1, min(widths, default=0) + 1))
             for values in _tuples(ranges):
+                check_time()
                 env = dict(zip(letters, values, strict=True))
                 if l_value is not None:
                     env["l"] = l_value

@@ -65,7 +65,9 @@ Key = tuple[str, int]
 class Point:
     """The network's values at one random point (float64) and exact Jacobians between them."""
 
-    def __init__(self, net: Network, seed: int) -> None:
+    def __init__(self, net: Network, seed: int, softmax_elementwise: bool = False) -> None:
+        """`softmax_elementwise`: the mistaken network where a softmax layer's Jacobian is its
+        diagonal alone, as if softmax acted on each unit by itself (to recognise that mistake)."""
         rng = np.random.default_rng(seed)
         sizes = net.sizes
         self.net, self.sizes, self.depth = net, sizes, net.depth
@@ -85,7 +87,10 @@ class Point:
             if act.expr is None:
                 e = np.exp(z - z.max())
                 a = e / e.sum()
-                self.act_jac[m] = np.diagflat(a) - a @ a.T
+                jacobian = np.diagflat(a) - a @ a.T
+                self.act_jac[m] = (
+                    np.diagflat(np.diag(jacobian)) if softmax_elementwise else jacobian
+                )
             else:
                 a = np.asarray(apply_each(self.sigma(m), z))
                 self.act_jac[m] = np.diagflat(np.asarray(apply_each(self.sigma_prime(m), z)))

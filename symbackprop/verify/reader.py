@@ -273,7 +273,7 @@ class _Builder:
         base = self.primary(primary)
         if isinstance(base, _Sym):
             return self.symbol(base, scripts)
-        return self.scripts(base, scripts)
+        return self.scripts(base, scripts, _start(primary) if primary.data == "paren" else None)
 
     def primary(self, tree: Tree[Token]) -> Node:
         kind = tree.data
@@ -484,8 +484,9 @@ class _Builder:
             return self.symbol(_Sym(_pos(token), _endpos(token), str(token)), [])
         raise self.fail(f"{token} cannot stand here", _pos(token))
 
-    def scripts(self, node: Node, scripts: list[Tree[Token]]) -> Node:
-        """Superscripts after a finished operand: powers, transposes, elementwise powers."""
+    def scripts(self, node: Node, scripts: list[Tree[Token]], start: int | None = None) -> Node:
+        """Superscripts after a finished operand: powers, transposes, elementwise powers; the
+        nodes they make start at `start` (a bracket around the operand) or the operand."""
         for script in scripts:
             if script.data != "sup":
                 what = "a subscript" if script.data == "sub" else "'"
@@ -496,16 +497,18 @@ class _Builder:
                 raise self.fail(f"unknown symbol {node.name!r}", node.pos)
             tokens = self.tokens(script)
             end = _end(script)
+            pos = node.pos if start is None else start
+            start = None
             if tokens in (["T"], ["\\top"]):
-                node = Tr(node.pos, end, node)
+                node = Tr(pos, end, node)
                 continue
             arg = script.children[0]
             assert isinstance(arg, Tree)
             if tokens and tokens[0] == "\\circ":
                 exponent = self.circ_exponent(arg)
-                node = Pow(node.pos, end, node, exponent, True)
+                node = Pow(pos, end, node, exponent, True)
                 continue
-            node = Pow(node.pos, end, node, self.arg_expr(arg), False)
+            node = Pow(pos, end, node, self.arg_expr(arg), False)
         return node
 
     def circ_exponent(self, arg: Tree[Token]) -> Node:
