@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,11 @@ from ._version import __version__
 from .derive import derive
 from .errors import SymbackpropError
 from .files import write_atomic
-from .ir import Derivation, Equation
+from .ir import Derivation
 from .library import A, Y, Z
-from .naming import tag
-from .notation import Act, Elementwise, LayerQuantity, Pre, Target, WeightMatrix
+from .lower import readable
+from .lower.program import lower
+from .notation import Act, Pre, Target
 from .printing.inplace import inplace_code, mentions, scale_code
 from .printing.numpy import (
     LINE_WIDTH,
@@ -41,7 +41,6 @@ from .spec import Network
 TEMPLATE = "numpy/module.py.jinja"
 CHECKSUM_LINE = re.compile(r"^# symbackprop-checksum: sha256:(?P<digest>[0-9a-f]{64})$", re.M)
 COMMENT_WIDTH = 84
-N_BATCH = sympy.Symbol("n")
 
 
 @dataclass(frozen=True)
@@ -97,41 +96,6 @@ def write_module(module: GeneratedModule, path: str | Path, *, force: bool = Fal
                 " use --force to overwrite it"
             )
     write_atomic(target, module.source)
-
-
-def _comment(eq: Equation) -> list[str]:
-    """The equation a statement implements, in the text notation, as wrapped comment lines."""
-    return textwrap.wrap(
-        f"({tag(eq)}) {text(eq.lhs)} = {text(eq.final)}",
-        width=COMMENT_WIDTH,
-        initial_indent="# ",
-        subsequent_indent="#     ",
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
-
-
-def _forward_step(eq: Equation) -> dict[str, Any]:
-    """A forward equation as its comment and the statements computing its left-hand side."""
-    return {
-        "comment": _comment(eq),
-        "statements": numpy_statements(numpy_code(eq.lhs), stable(eq.final)),
-    }
-
-
-def _statements(target: str, expr: Expr, *, mean: bool) -> list[Statement]:
-    """(target, operator, code) statements computing `expr`, divided by the batch size n when
-    `mean`; a line too long for the formatter is split by the printer (numpy_statements)."""
-    inner = expr.args[0] if isinstance(expr, Elementwise) else expr
-    if not inner.atoms(LayerQuantity, Target):  # a constant delta (E linear in a): an array
-        value = numpy_code(inner / N_BATCH if mean else inner)
-        return [(target, "=", f"np.full(Y.shape, {value}, dtype=Y.dtype)")]
-    if mean:
-        whole = numpy_code(inner / N_BATCH)
-        if len(f"    {target} = {whole}") <= LINE_WIDTH:
-            return [(target, "=", whole)]
-        return [*numpy_statements(target, inner), (target, "/=", "n")]
-    return numpy_statements(target, inner)
 
 
 def _loss_statements(per_unit: Expr) -> tuple[list[Statement], str]:
@@ -205,7 +169,7 @@ def _fast_path(
         info["alias_z"] = info["identity"] and bool(mentions(later, f"z{number}"))
         info["scratch"] = list(range(1, max(scratch, used) + 1))
         info["comments"] = {
-            kind: _comment(eq)
+            kind: readable.comment(eq)
             for kind in ("pre", "act", "delta", "dE_dw", "dE_db")
             if (eq := ld.equation("vector", kind)) is not None
         }
@@ -238,7 +202,6 @@ def _context(derivation: Derivation) -> dict[str, Any]:
                 "activation": act.name,
                 "init": act.init,
                 "softmax": act.is_softmax,
-                "forward": [_forward_step(ld.require("vector", k)) for k in ("pre", "act")],
             }
         )
     log_a, log_1ma = sympy.Symbol(f"log_a{depth}"), sympy.Symbol(f"log_1ma{depth}")
@@ -261,35 +224,7 @@ def _context(derivation: Derivation) -> dict[str, Any]:
     top = fast[-1]
     top["scratch"] = list(range(1, max(len(top["scratch"]), loss_scratch) + 1))
     loss_statements, loss_code = _loss_statements(per_unit)
-    backward = []
-    fetched: set[str] = set()
-    for ld in reversed(derivation.layers):
-        eqs = [ld.equation("vector", kind) for kind in ("delta", "dE_dw", "dE_db")]
-        finals = [None if eq is None else stable(eq.final) for eq in eqs]
-        steps: list[dict[str, Any]] = [
-            {"comment": _comment(eq), "code": numpy_code(final)}
-            for eq, final in zip(eqs, finals, strict=True)
-            if eq is not None and final is not None
-        ]
-        assert finals[0] is not None
-        steps[0]["statements"] = _statements(
-            f"delta{ld.number}", finals[0], mean=ld.number == depth
-        )
-        arrays = sorted(
-            {numpy_code(q) for eq in eqs if eq for q in eq.final.atoms(Act, Pre)} - fetched
-        )
-        weights = sorted({numpy_code(w) for eq in eqs if eq for w in eq.final.atoms(WeightMatrix)})
-        fetched.update(arrays)
-        backward.append(
-            {
-                "n": ld.number,
-                "arrays": arrays,
-                "weights": weights,
-                "delta": steps[0],
-                "dW": steps[1],
-                "db": steps[2],
-            }
-        )
+    program = lower(derivation)
     context: dict[str, Any] = {
         "name": net.name,
         "sizes": list(net.sizes),
@@ -301,11 +236,12 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         "loss_code": loss_code,
         "loss_arrays": sorted(numpy_code(q) for q in per_unit.atoms(Act, Pre)),
         "loss_comment": f"E = {text(net.loss.expr)} per output unit, summed over the units",
-        "loss_equation": _comment(derivation.layers[-1].require("index", "loss")),
+        "loss_equation": readable.comment(derivation.layers[-1].require("index", "loss")),
         "uses_log_a": per_unit.has(log_a),
         "uses_log_1ma": per_unit.has(log_1ma),
         "output_kind": output_kind,
-        "backward": backward,
+        "forward": readable.forward(program),
+        "backward": readable.backward(program),
         "fast": fast,
         "shared": _shared(fast),
         "loss_lines": loss_lines,

@@ -1,0 +1,137 @@
+"""The readable schedule: the program as the plain functions forward() and _backward() write
+it, one fresh array per statement, the arrays a layer reads fetched from the cache or the
+parameters before its first statement, each statement under the equation it implements.
+
+Decisions made here, not in templates: a batch mean folded into the statement before it when
+the line still fits (else an update of its own), a constant delta made a whole array, long
+lines split by the printer.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+
+from sympy import Expr
+
+from ..ir import Equation
+from ..naming import tag
+from ..notation import Act, Delta, Elementwise, LayerQuantity, Pre, Target
+from ..printing.numpy import LINE_WIDTH, Statement, numpy_code, numpy_statements
+from ..printing.text import text
+from .program import N_BATCH, Assign, BatchSum, GradientName, Program, Scale, reads
+
+COMMENT_WIDTH = 84
+
+
+@dataclass
+class Group:
+    """Statements under the comment lines of the equation they implement."""
+
+    comment: list[str]
+    statements: list[Statement]
+
+
+@dataclass
+class Step:
+    """One layer's share of a function: the arrays it fetches, then its statement groups."""
+
+    layer: int
+    cache: list[str] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
+
+
+def comment(eq: Equation) -> list[str]:
+    """The equation a statement implements, in the text notation, as wrapped comment lines."""
+    return textwrap.wrap(
+        f"({tag(eq)}) {text(eq.lhs)} = {text(eq.final)}",
+        width=COMMENT_WIDTH,
+        initial_indent="# ",
+        subsequent_indent="#     ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def name(target: Expr) -> str:
+    """The variable a target is held in: delta2, dW2, db2, z1, a1, W1."""
+    if isinstance(target, GradientName):
+        return f"d{target.args[1]}{int(target.layer)}"
+    if isinstance(target, Delta):
+        return f"delta{int(target.layer)}"
+    return numpy_code(target)
+
+
+def forward(program: Program) -> list[Step]:
+    """forward(): per layer, its weights and bias, then z and a."""
+    return _schedule(program.forward, available={"a0"})
+
+
+def backward(program: Program) -> list[Step]:
+    """_backward(): per layer from L down, the cached arrays and the weights it reads."""
+    return _schedule(program.backward, available=set())
+
+
+def _schedule(statements: tuple[Assign | Scale | BatchSum, ...], available: set[str]) -> list[Step]:
+    steps: list[Step] = []
+    by_layer: dict[int, list[Assign | Scale | BatchSum]] = {}
+    for statement in statements:
+        by_layer.setdefault(int(statement.target.args[0]), []).append(statement)
+    known = set(available)
+    for layer, group in by_layer.items():
+        step = Step(layer)
+        needed: set[Expr] = set()
+        made: set[Expr] = set()
+        for statement in group:
+            needed |= {q for q in reads(statement) if q not in made}
+            made.add(statement.target)
+        for q in sorted(needed, key=name):
+            if isinstance(q, Target | Delta) or name(q) in known:
+                continue
+            (step.cache if isinstance(q, Act | Pre) else step.params).append(name(q))
+            known.add(name(q))
+        known |= {name(q) for q in made}
+        index = 0
+        while index < len(group):
+            statement = group[index]
+            after = group[index + 1] if index + 1 < len(group) else None
+            mean = after if isinstance(after, Scale) and after.target == statement.target else None
+            if isinstance(statement, Scale):  # one with no statement of its own before it
+                step.groups.append(Group([f"# {statement.why}"], [_update(statement)]))
+            else:
+                step.groups.append(_group(statement, mean))
+            index += 2 if mean is not None else 1
+        steps.append(step)
+    return steps
+
+
+def _group(statement: Assign | BatchSum, mean: Scale | None) -> Group:
+    notes = comment(statement.equation) if statement.equation is not None else []
+    target = name(statement.target)
+    if isinstance(statement, BatchSum):
+        return Group(notes, [(target, "=", f"{numpy_code(statement.value)}.sum(axis=0)")])
+    value = statement.value
+    if isinstance(value, Elementwise):
+        value = value.args[0]
+    if mean is not None:
+        notes = [*notes, f"# {mean.why} of the batch"]
+    if not value.atoms(LayerQuantity, Target):  # a constant delta (E linear in a): an array
+        if mean is not None:
+            value = value * mean.factor
+        return Group(
+            notes, [(target, "=", f"np.full(Y.shape, {numpy_code(value)}, dtype=Y.dtype)")]
+        )
+    if mean is not None:
+        folded = numpy_code(value * mean.factor)
+        if len(f"    {target} = {folded}") <= LINE_WIDTH:
+            return Group(notes, [(target, "=", folded)])
+        return Group(notes, [*numpy_statements(target, value), _update(mean)])
+    return Group(notes, numpy_statements(target, value))
+
+
+def _update(scale: Scale) -> Statement:
+    """`target *= factor`, or `target /= n` for a batch mean."""
+    if scale.factor == 1 / N_BATCH:
+        return (name(scale.target), "/=", numpy_code(N_BATCH))
+    return (name(scale.target), "*=", numpy_code(scale.factor))

@@ -1,0 +1,116 @@
+"""The lowering stage and the readable schedule: statements come from the IR's equations and
+nothing else, batch means are statements, and the training step computes what the readable
+functions compute, for random networks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from symbackprop import Layer, Network, activation, custom_activation, derive, load_spec, loss
+from symbackprop.codegen import generate
+from symbackprop.gradcheck import load_module
+from symbackprop.lower import readable
+from symbackprop.lower.program import N_BATCH, Assign, BatchSum, Scale, lower
+from symbackprop.notation import Delta
+from symbackprop.rewrite import stable
+
+
+@pytest.mark.parametrize("name", ["seed_chain", "xor", "classifier"])
+def test_every_statement_implements_an_equation_of_the_ir(name: str) -> None:
+    derivation = derive(load_spec(name))
+    program = lower(derivation)
+    depth = derivation.network.depth
+    assert [s.equation.kind for s in program.forward if isinstance(s, Assign)] == [
+        "pre",
+        "act",
+    ] * depth
+    for statement in (*program.forward, *program.backward):
+        if isinstance(statement, Scale):
+            continue
+        eq = statement.equation
+        assert eq is not None and eq.view == "vector"
+        assert statement.value in (eq.final, stable(eq.final))
+        assert int(statement.target.args[0]) == int(eq.layer)
+    kinds = [type(s).__name__ for s in program.backward]
+    assert kinds[:4] == ["Assign", "Scale", "Assign", "BatchSum"]  # the output layer
+    assert kinds[4:] == ["Assign", "Assign", "BatchSum"] * (depth - 1)
+
+
+def test_the_batch_mean_is_one_statement_at_the_output_only() -> None:
+    program = lower(derive(load_spec("classifier")))
+    scales = [s for s in program.backward if isinstance(s, Scale)]
+    assert len(scales) == 1
+    assert scales[0].target == Delta(2) and scales[0].factor == 1 / N_BATCH
+    sums = [s for s in program.backward if isinstance(s, BatchSum)]
+    assert [int(s.target.args[0]) for s in sums] == [2, 1]
+
+
+def test_the_mean_folds_into_a_short_line_and_stands_alone_after_a_long_one() -> None:
+    short = readable.backward(lower(derive(load_spec("xor"))))
+    first = short[0].groups[0]
+    assert first.statements == [("delta2", "=", "(a2 - Y) / n")]
+    assert first.comment[-1] == "# averaged over the n samples of the batch"
+    mish = custom_activation("z*tanh(log(1 + exp(z)))", "mish")
+    net = Network("m", 2, (Layer(3, activation("tanh")), Layer(2, mish)), loss("squared_error"))
+    long = readable.backward(lower(derive(net)))[0].groups[0].statements
+    assert len(long) > 2 and long[-1] == ("delta2", "/=", "n")
+
+
+def test_each_layer_fetches_what_it_reads_once() -> None:
+    steps = readable.backward(lower(derive(load_spec("seed_chain"))))
+    fetched = [name for step in steps for name in step.cache + step.params]
+    assert len(fetched) == len(set(fetched))
+    assert steps[0].cache == ["a2", "a3"] and steps[0].params == []
+    assert steps[1].params == ["W3"]
+
+
+ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus"]
+
+
+@st.composite
+def networks(draw: st.DrawFn) -> Network:
+    depth = draw(st.integers(1, 3))
+    hidden = [
+        Layer(draw(st.integers(1, 4)), activation(draw(st.sampled_from(ACTIVATIONS))))
+        for _ in range(depth - 1)
+    ]
+    kind = draw(st.sampled_from(["softmax", "sigmoid", "other"]))
+    if kind == "softmax":
+        out, lss = Layer(draw(st.integers(2, 4)), activation("softmax")), "cross_entropy"
+    elif kind == "sigmoid":
+        out = Layer(draw(st.integers(1, 3)), activation("sigmoid"))
+        lss = draw(st.sampled_from(["binary_cross_entropy", "squared_error"]))
+    else:
+        out = Layer(draw(st.integers(1, 3)), activation(draw(st.sampled_from(ACTIVATIONS))))
+        lss = draw(st.sampled_from(["squared_error", "half_squared_error"]))
+    return Network("rand", draw(st.integers(1, 4)), (*hidden, out), loss(lss))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks(), st.integers(1, 6), st.integers(0, 2**16))
+def test_the_training_step_computes_what_the_readable_functions_do(
+    net: Network, batch: int, seed: int
+) -> None:
+    """sgd_step (the in-place schedule) against loss() and gradients() (the readable one)."""
+    module = load_module(generate(net).source, "rand")
+    rng = np.random.default_rng(seed)
+    params = module.init_params(seed=seed % 100)
+    params = {k: v + rng.normal(0, 0.1, v.shape) for k, v in params.items()}
+    X = rng.normal(0, 1.5, (batch, net.inputs))
+    if net.layers[-1].activation.is_softmax:
+        Y = rng.dirichlet(np.ones(net.layers[-1].units), size=batch)
+    else:
+        Y = rng.uniform(0.05, 0.95, (batch, net.layers[-1].units))
+    value = module.loss(params, X, Y)
+    grads = module.gradients(params, X, Y)
+    stepped = {k: v.copy() for k, v in params.items()}
+    lr = 0.5
+    assert module.sgd_step(stepped, X, Y, lr) == pytest.approx(value, rel=1e-12, abs=1e-15)
+    for key, grad in grads.items():
+        moved = (params[key] - stepped[key]) / lr
+        scale = max(1.0, float(np.max(np.abs(grad))))
+        slack = 8 * np.finfo(float).eps * (1 + np.abs(params[key])) / lr
+        assert np.all(np.abs(moved - grad) <= 1e-12 * scale + slack), key
