@@ -662,3 +662,128 @@ def test_the_package_reaches_verify_without_importing_it_first() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+# ---------------------------------------------------------------- the notation of the textbooks
+
+P = "'"
+#: (network, textbook form, the lecture's form of the same equation, a wrong textbook form).
+#: The lecture's form holds (checked below), so the textbook form must hold too; the wrong one,
+#: written in the same textbook notation with the mistake made by hand, must not.
+TEXTBOOK = [
+    (
+        "xor",
+        rf"\delta^{{(1)}} = ((W^{{(2)}})^\mathsf{{T}} \delta^{{(2)}}) \circ \sigma{P}(z^{{(1)}})",
+        rf"\delta^{{(1)}} = ((W^{{(2)}})^T \delta^{{(2)}}) \odot \sigma{P}(z^{{(1)}})",
+        rf"\delta^{{(1)}} = (W^{{(2)}} \delta^{{(2)}}) \circ \sigma{P}(z^{{(1)}})",
+    ),
+    (
+        "xor",
+        rf"\delta^{{1}} = ((W^{{2}})^\intercal \delta^{{2}}) \odot \sigma{P}(z^{{1}})",
+        rf"\delta^{{(1)}} = ((W^{{(2)}})^T \delta^{{(2)}}) \odot \sigma{P}(z^{{(1)}})",
+        rf"\delta^{{1}} = ((W^{{2}})^\intercal \delta^{{2}}) \odot \sigma{P}(z^{{2}})",
+    ),
+    (
+        "xor",
+        rf"\delta^l = ((W^{{l+1}})^\top \delta^{{l+1}}) \odot \sigma{P}(z^l)",
+        rf"\delta^{{(l)}} = ((W^{{(l+1)}})^T \delta^{{(l+1)}}) \odot \sigma{P}(z^{{(l)}})",
+        rf"\delta^l = (W^{{l+1}} \delta^{{l+1}}) \odot \sigma{P}(z^l)",
+    ),
+    (
+        "multi_node",
+        r"{\partial E \over \partial w^l_{jk}} = a^{l-1}_k \delta^l_j",
+        r"\frac{\partial E}{\partial w_{jk}^{(l)}} = a_k^{(l-1)} \delta_j^{(l)}",
+        r"{\partial E \over \partial w^l_{jk}} = a^{l}_k \delta^l_j",
+    ),
+    (
+        "multi_node",
+        r"\frac{\partial E}{\partial b_j^l} = \delta_j^l",
+        r"\frac{\partial E}{\partial b_j^{(l)}} = \delta_j^{(l)}",
+        r"\frac{\partial E}{\partial b_j^l} = \delta_j^{l} a_j^{l}",
+    ),
+    (
+        "multi_node",
+        r"\nabla_a E = 2(a^L - y)",
+        r"\frac{\partial E}{\partial a^{(L)}} = 2(a^{(L)} - y)",
+        r"\nabla_a E = a^L - y",
+    ),
+    (
+        "multi_node",
+        r"\frac{\mathrm{d} E}{\mathrm{d} a_j^{(L)}} = 2(a_j^{(L)} - y_j)",
+        r"\frac{\partial E}{\partial a_j^{(L)}} = 2(a_j^{(L)} - y_j)",
+        r"\frac{\mathrm{d} E}{\mathrm{d} a_j^{(L)}} = \tfrac{1}{2}(a_j^{(L)} - y_j)",
+    ),
+    (
+        "xor",
+        r"a_j^{(1)} = \operatorname{tanh}(z_j^{(1)})",
+        r"a_j^{(1)} = \tanh(z_j^{(1)})",
+        r"a_j^{(1)} = \operatorname{tanh}(a_j^{(1)})",
+    ),
+    (
+        "xor",
+        r"\max(z_1^{(1)}, 0) = \tfrac{1}{2}(z_1^{(1)} + |z_1^{(1)}|)",
+        r"\max(z_1^{(1)}, 0) = \frac{1}{2}(z_1^{(1)} + \left|z_1^{(1)}\right|)",
+        r"\min(z_1^{(1)}, 0) = \tfrac{1}{2}(z_1^{(1)} + |z_1^{(1)}|)",
+    ),
+    (
+        "xor",
+        r"|a_1^{(1)}| |a_2^{(1)}| = \left| a_1^{(1)} a_2^{(1)} \right|",
+        r"\left|a_1^{(1)}\right| \left|a_2^{(1)}\right| = \left|a_1^{(1)} a_2^{(1)}\right|",
+        r"|a_1^{(1)}| - |a_2^{(1)}| = \left| a_1^{(1)} - a_2^{(1)} \right|",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "textbook", "lecture", "wrong"), TEXTBOOK)
+def test_textbook_notation_reads_as_a_person_would(
+    name: str, textbook: str, lecture: str, wrong: str
+) -> None:
+    net = load_spec(name)
+    holds(net, lecture)
+    holds(net, textbook)
+    fails(net, wrong)
+
+
+def test_absolute_value_bars_pair_as_written() -> None:
+    """|x| - |y| is two bars pairs, not |x| - |y| read as one: at a point where |x - y| and
+    |x| - |y| differ it does not hold, and (|x| + |y|)^2 = |x|^2 + 2|x||y| + |y|^2 does."""
+    net = load_spec("xor")
+    holds(
+        net,
+        r"(|a_1^{(1)}| + |a_2^{(1)}|)^2 = |a_1^{(1)}|^2 + 2 |a_1^{(1)}| |a_2^{(1)}| "
+        r"+ |a_2^{(1)}|^2",
+    )
+
+
+def test_a_network_with_abs_max_and_min_reads_back(tmp_path: Path) -> None:
+    spec = tmp_path / "kinks.toml"
+    spec.write_text(
+        'name = "kinks"\ninputs = 2\n'
+        '[[layers]]\nunits = 2\nactivation = { name = "softsign", expr = "z / (1 + abs(z))" }\n'
+        "[[layers]]\nunits = 1\n"
+        'activation = { name = "clip", expr = "max(min(z, 1), -1) + 0.1*z" }\n'
+        '[loss]\nname = "squared_error"\n'
+    )
+    net = load_spec(str(spec))
+    document = render(derive(net), "latex")
+    assert "\\left|" in document and "\\max" in document
+    check_document_of(net, document)
+
+
+def check_document_of(net: Network, document: str) -> None:
+    results = verify_text(net, document)
+    assert results
+    for _, result in results:
+        assert isinstance(result, Verdict), result
+        assert result.holds or not result.applies, result.reason
+
+
+def test_a_pathological_equation_ends_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("symbackprop.verify.judge.TIME_LIMIT", 0.5)
+    nested = r"E = \sum_{i=1}^{9000} \sum_{j=1}^{9000} \sum_{k=1}^{9000} a_1^{(1)}"  # 7e11 terms
+    status = verify_module.main(["verify", "xor", nested])
+    _, err = capsys.readouterr()
+    assert status == 2
+    assert err.count("\n") == 1 and "takes too long" in err

@@ -18,6 +18,7 @@ from .tree import (
     Add,
     Call,
     Euler,
+    Extremum,
     Index,
     Kron,
     LayerRef,
@@ -111,6 +112,11 @@ class Evaluator:
             return self.partial(node, env)
         if isinstance(node, Call):
             return self.call(node, env)
+        if isinstance(node, Extremum):
+            first, second = self.value(node.first, env), self.value(node.second, env)
+            pick = np.maximum if node.fn == "max" else np.minimum
+            out = pick(first, second)
+            return float(out) if np.ndim(out) == 0 else np.asarray(out, dtype=np.float64)
         if isinstance(node, Add):
             total: Val = 0.0
             for sign, term in node.terms:
@@ -206,6 +212,7 @@ class Evaluator:
                 "sinh": np.sinh,
                 "cosh": np.cosh,
                 "sqrt": np.sqrt,
+                "abs": np.abs,
                 "heaviside": lambda v: np.heaviside(v, 0.0),
             }
             out = fns[node.fn](arg)

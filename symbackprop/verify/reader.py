@@ -18,6 +18,7 @@ from .tree import (
     Add,
     Call,
     Euler,
+    Extremum,
     Index,
     Kron,
     LayerRef,
@@ -91,7 +92,7 @@ def parse_equation(text: str) -> list[Node]:
     if len(text) > MAX_TEXT:
         raise LatexError(f"the equation is too long (limit {MAX_TEXT} characters)")
     try:
-        tree = _parser().parse(text)
+        tree = _parser().parse(_bars(text))
     except UnexpectedInput as err:
         raise _syntax_error(err, text) from None
     try:
@@ -99,6 +100,36 @@ def parse_equation(text: str) -> list[Node]:
     except RecursionError:
         raise LatexError("the equation is nested too deeply", text, 0) from None
     return sides
+
+
+#: What may stand before an opening | (after skipping spaces): nothing, an operator, a bracket.
+_OPENS_AFTER = set("=+-*/([{,^_&\x02")
+
+
+def _bars(text: str) -> str:
+    """The text with each opening | of an absolute value marked \x02 (one character for one,
+    so positions stay): a | opens where nothing stands before it that it could close."""
+    if "|" not in text:
+        return text
+    out = list(text)
+    depth = 0
+    for n, char in enumerate(text):
+        if char != "|":
+            continue
+        before = text[:n].rstrip()
+        if before.endswith("\\left"):
+            depth += 1
+            continue
+        if before.endswith("\\right"):
+            depth = max(0, depth - 1)
+            continue
+        opens = not before or before[-1] in _OPENS_AFTER or before.endswith(("\\cdot", "\\odot"))
+        if depth == 0 or opens:
+            out[n] = "\x02"
+            depth += 1
+        else:
+            depth -= 1
+    return "".join(out)
 
 
 def _syntax_error(err: UnexpectedInput, text: str) -> LatexError:
@@ -109,10 +140,10 @@ def _syntax_error(err: UnexpectedInput, text: str) -> LatexError:
             name = "\\" + "".join(itertools.takewhile(str.isalpha, rest[1:]))
             name = name if len(name) > 1 else rest[:2]
             return LatexError(f"unknown command {name}", text, pos)
-        return LatexError(f"unexpected character {rest[:1]!r}", text, pos)
+        return LatexError(f"unexpected character {rest[:1].replace(chr(2), '|')!r}", text, pos)
     if isinstance(err, UnexpectedToken) and err.token.type != "$END":
         token = err.token
-        shown = str(token.value).strip() or repr(str(token.value))
+        shown = str(token.value).replace("\x02", "|").strip() or repr(str(token.value))
         if "EQ" in err.expected and token.type in ("RPAR", "RBRACK", "RBRACE"):
             return LatexError(f"unbalanced {shown!r}", text, token.start_pos)
         return LatexError(f"unexpected {shown!r}", text, token.start_pos)
@@ -186,6 +217,9 @@ class _Builder:
         for c in tree.children:
             if isinstance(c, Token):
                 op = {"\\odot": "odot", "/": "/"}.get(str(c), "*")
+                continue
+            if c.data == "factor" and len(c.children) == 1 and _data(c.children[0]) == "circ":
+                op = "odot"  # a \circ b: the Hadamard product
                 continue
             node = self.bigsum(c) if c.data == "bigsum" else self.factor(c)
             factors.append((op, node))
@@ -298,6 +332,28 @@ class _Builder:
                     "a partial derivative needs \\partial above and below", _start(tree)
                 )
             return Mul(_start(tree), _end(tree), (("*", top), ("/", bottom)))
+        if kind == "over":  # {a \over b}
+            num, den = (c for c in tree.children if isinstance(c, Tree))
+            top, bottom = self.expr(num), self.expr(den)
+            if isinstance(top, _PartialMark) and isinstance(bottom, _PartialMark):
+                return self.partial(top, bottom, _start(tree), _end(tree))
+            if isinstance(top, _PartialMark) or isinstance(bottom, _PartialMark):
+                raise self.fail(
+                    "a partial derivative needs \\partial above and below", _start(tree)
+                )
+            return Mul(_start(tree), _end(tree), (("*", top), ("/", bottom)))
+        if kind == "abs":
+            inner = next(c for c in tree.children if isinstance(c, Tree))
+            return Call(_start(tree), _end(tree), "abs", self.expr(inner))
+        if kind == "minmax":
+            first_arg, second_arg = (c for c in tree.children if isinstance(c, Tree))
+            assert isinstance(first, Token)
+            fn = "max" if "max" in str(first) else "min"
+            return Extremum(
+                _start(tree), _end(tree), fn, self.expr(first_arg), self.expr(second_arg)
+            )
+        if kind == "nabla":
+            return self.nabla(tree)
         if kind == "partial":
             arg = tree.children[1]
             assert isinstance(arg, Tree)
@@ -323,6 +379,22 @@ class _Builder:
             return Call(_start(tree), _end(tree), "sqrt", self.expr(inner_tree))
         raise self.fail("cannot read this", _start(tree))  # pragma: no cover
 
+    def nabla(self, tree: Tree[Token]) -> Part:
+        """\\nabla_a E (Nielsen): the gradient ∂E/∂a^{(L)}; \\nabla_{w^{(l)}} E: ∂E/∂w^{(l)}."""
+        arg, body = (c for c in tree.children if isinstance(c, Tree))
+        if arg.data == "arg_letter" and str(arg.children[0]) == "a":
+            token = arg.children[0]
+            assert isinstance(token, Token)
+            den: Node = Qty(_pos(token), _endpos(token), "a", LayerRef("L", 0), ())
+        else:
+            den = self.arg_expr(arg)
+        num = self.factor(body)
+        if not (isinstance(num, Qty) and num.kind == "E" and isinstance(den, Qty)):
+            raise self.fail("\\nabla is written \\nabla_a E or \\nabla_{w^{(l)}} E", _start(tree))
+        if den.kind not in ("a", "z", "w", "b"):
+            raise self.fail("a gradient is taken with respect to a, z, w or b", den.pos)
+        return Part(_start(tree), _end(tree), num, den)
+
     def partial(self, num: _PartialMark, den: _PartialMark, pos: int, end: int) -> Part:
         if num.qty.kind not in ("E", "a", "z", "w", "b", "y"):
             raise self.fail("the numerator of a partial derivative is E, a, z, w or b", num.pos)
@@ -333,7 +405,10 @@ class _Builder:
     def call(self, tree: Tree[Token], outer: list[Tree[Token]]) -> Node:
         head = tree.children[0]
         assert isinstance(head, Token)
-        fn = _FUNCTIONS[str(head)]
+        name = str(head)
+        if name.startswith("\\operatorname"):
+            name = "\\" + name.split("{", 1)[1].rstrip("}").strip()
+        fn = _FUNCTIONS[name]
         power: list[Tree[Token]] = []
         for script in (c for c in tree.children[1:-1] if isinstance(c, Tree)):
             if script.data == "prime" or (
@@ -390,6 +465,14 @@ class _Builder:
                 sub = script
             elif script.data == "sup" and layer is None and not rest and self.is_layer(script):
                 layer = self.layer(script)
+            elif (
+                script.data == "sup"
+                and layer is None
+                and not rest
+                and (name in _NEEDS_LAYER or name == "delta")
+                and self.bare_layer(script)
+            ):  # Nielsen's a^l_j, w^l_{jk}, \delta^{l+1}: nothing else fits a superscript there
+                layer = self.layer(script, bare=True)
             else:
                 rest.append(script)
         end = max([sym.end, *(_end(s) for s in scripts if s not in rest)])
@@ -425,9 +508,24 @@ class _Builder:
         tokens = self.token_list(script)
         return len(tokens) >= 2 and tokens[0].type == "LPAR" and tokens[-1].type == "RPAR"
 
-    def layer(self, script: Tree[Token]) -> LayerRef:
+    def bare_layer(self, script: Tree[Token]) -> bool:
+        """A superscript that is a layer written without parentheses: 2, l, L, l-1, L+1."""
         tokens = self.token_list(script)
-        inner = tokens[1:-1]
+        values = [str(t) for t in tokens]
+        if len(tokens) == 1:
+            number = tokens[0].type == "NUMBER" and "." not in values[0]
+            return number or values[0] in ("l", "L")
+        return (
+            len(tokens) == 3
+            and values[0] in ("l", "L")
+            and values[1] in ("+", "-")
+            and tokens[2].type == "NUMBER"
+            and "." not in values[2]
+        )
+
+    def layer(self, script: Tree[Token], bare: bool = False) -> LayerRef:
+        tokens = self.token_list(script)
+        inner = tokens if bare else tokens[1:-1]
         values = [str(t) for t in inner]
         ok = len(inner) in (1, 3) and (inner[0].type == "NUMBER" or values[0] in ("l", "L"))
         if len(inner) == 3:
@@ -499,7 +597,8 @@ class _Builder:
             end = _end(script)
             pos = node.pos if start is None else start
             start = None
-            if tokens in (["T"], ["\\top"]):
+            types = [t.type for t in self.token_list(script)]
+            if tokens == ["T"] or types == ["TOP"]:
                 node = Tr(pos, end, node)
                 continue
             arg = script.children[0]
@@ -520,6 +619,10 @@ class _Builder:
 
 def _minus_one(node: Node) -> Num:
     return Num(node.pos, node.pos, Fraction(-1))
+
+
+def _data(node: Tree[Token] | Token) -> str:
+    return str(node.data) if isinstance(node, Tree) else ""
 
 
 def _pos(token: Token) -> int:

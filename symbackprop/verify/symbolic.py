@@ -8,7 +8,22 @@ from typing import Any
 import sympy
 
 from .. import notation as nt
-from .tree import Add, Call, Claim, Euler, Index, Kron, Mul, Node, Num, Part, Pow, Qty, SumOver
+from .tree import (
+    Add,
+    Call,
+    Claim,
+    Euler,
+    Extremum,
+    Index,
+    Kron,
+    Mul,
+    Node,
+    Num,
+    Part,
+    Pow,
+    Qty,
+    SumOver,
+)
 
 
 class _NotSymbolic(Exception):
@@ -65,9 +80,13 @@ def to_sympy(node: Node) -> sympy.Expr:
             "sinh": sympy.sinh,
             "cosh": sympy.cosh,
             "sqrt": sympy.sqrt,
+            "abs": sympy.Abs,
             "heaviside": lambda v: sympy.Heaviside(v, 0),
         }
         return table[node.fn](arg)
+    if isinstance(node, Extremum):
+        pick = sympy.Max if node.fn == "max" else sympy.Min
+        return pick(to_sympy(node.first), to_sympy(node.second))
     if isinstance(node, Add):
         return sympy.Add(*[sign * to_sympy(t) for sign, t in node.terms])
     if isinstance(node, Mul):

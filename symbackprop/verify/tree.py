@@ -90,10 +90,19 @@ class Part(Node):
 
 @dataclass(frozen=True)
 class Call(Node):
-    """A function applied: σ, σ', exp, log, tanh, sinh, cosh, sqrt or Heaviside's H."""
+    """A function applied: σ, σ', exp, log, tanh, sinh, cosh, sqrt, abs or Heaviside's H."""
 
     fn: str
     arg: Node
+
+
+@dataclass(frozen=True)
+class Extremum(Node):
+    """\\max(first, second) or \\min(first, second)."""
+
+    fn: str  # "max" | "min"
+    first: Node
+    second: Node
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,9 @@ def children(node: Node) -> Iterator[Node]:
         yield node.den
     elif isinstance(node, Call | Tr):
         yield node.arg
+    elif isinstance(node, Extremum):
+        yield node.first
+        yield node.second
     elif isinstance(node, Add):
         yield from (t for _, t in node.terms)
     elif isinstance(node, Mul):
