@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import jinja2
 
+from .errors import SymbackpropError
 from .files import display_path
 from .naming import tag
 from .printing.latex import latex, tex_escape
 from .printing.text import text
 
 if TYPE_CHECKING:  # not at run time: ir imports this module (lazily) to display a Derivation
-    from .ir import ActivationRule, Derivation, Equation
+    from collections.abc import Collection, Sequence
+
+    from .ir import ActivationRule, Derivation, Equation, View
     from .progress import Report
 
 Format = Literal["latex", "beamer", "markdown", "text"]
@@ -73,7 +76,51 @@ def environment(style: Literal["document", "python"] = "document") -> jinja2.Env
     )
     env.filters["tex"] = tex_escape
     env.filters["plain"] = plain_text
+    env.filters["slides"] = slides
+    env.globals["equation_scale"] = EQUATION_SCALE
     return env
+
+
+#: The height (pt) a beamer frame gives its equations below the title: of its 269pt
+#: \textheight, what is left after the title and the skips, with room for estimates short.
+SLIDE_HEIGHT_PT = 215.0
+#: How much smaller than the frame's font beamer sets each equation (its adjustbox `scale`).
+EQUATION_SCALE = 0.85
+
+
+def slides(equations: list[dict[str, Any]], room: float = SLIDE_HEIGHT_PT) -> list[list[Any]]:
+    """Printed equations in runs that each fit one beamer frame, in order: as many as fit by
+    an upper estimate of their heights (`equation_height`); one taller than `room` alone."""
+    out: list[list[Any]] = []
+    used = room
+    for eq in equations:
+        height = equation_height(eq) * EQUATION_SCALE
+        if not out or used + height > room:
+            out.append([])
+            used = 0.0
+        out[-1].append(eq)
+        used += height
+    return out
+
+
+def equation_height(eq: dict[str, Any]) -> float:
+    """An estimate of a printed equation's height (pt) as a beamer frame sets it at full size in
+    display style, from the heights of rows measured in the bundled examples' decks: a row
+    with a sum or cases is taller than one with a fraction, which is taller than a plain one;
+    the frames scale wide equations down, so those are shorter still."""
+    rows = [f"{eq['lhs']} = {eq['rhs'][0]}", *eq["rhs"][1:]]
+    total = 8.0  # the skip between equations
+    for row in rows:
+        height = 21.0
+        if r"\frac" in row:
+            height = 30.0
+        if r"\begin{cases}" in row:
+            body = row.split(r"\begin{cases}", 1)[1].split(r"\end{cases}", 1)[0]
+            height = max(height, 17.0 * (body.count(r"\\") + 1))
+        if r"\sum" in row:
+            height = 40.0
+        total += height + 3.0  # \jot between rows
+    return total
 
 
 def plain_text(text: str) -> str:
@@ -82,11 +129,65 @@ def plain_text(text: str) -> str:
     return display_path(text).replace("--", "-\N{ZERO WIDTH SPACE}-")
 
 
-def render(derivation: Derivation, fmt: Format, *, progress: Report | None = None) -> str:
+class SelectionError(SymbackpropError):
+    """A --views or --layers value that names no view or layer of the network."""
+
+
+def select_views(derivation: Derivation, names: Sequence[str]) -> tuple[View, ...]:
+    """The views named (chain, index, vector), in document order; an unknown name, or the chain
+    view of a network that has none (a softmax output), is a SelectionError."""
+    available = derivation.views
+    known = ("chain", "index", "vector")
+    chosen: set[str] = set()
+    for name in (word.strip() for word in names):
+        if name not in known:
+            raise SelectionError(f"--views: {name!r} is not a view (chain, index, vector)")
+        if name not in available:
+            raise SelectionError(
+                f"--views: {derivation.network.name} has no {name} view (its output is softmax)"
+            )
+        chosen.add(name)
+    if not chosen:
+        raise SelectionError("--views: name at least one view (chain, index, vector)")
+    return tuple(view for view in available if view in chosen)
+
+
+def select_layers(depth: int, names: Sequence[str]) -> tuple[int, ...]:
+    """Layer numbers from words such as 1, 3, L, L-1 (L the output layer), output first as the
+    documents show them; a word that names no layer of a `depth`-layer network is an error."""
+    chosen: set[int] = set()
+    for word in (w.strip().replace(" ", "") for w in names):
+        number: int | None = None
+        if word.isdigit():
+            number = int(word)
+        elif word == "L":
+            number = depth
+        elif word.startswith("L-") and word[2:].isdigit():
+            number = depth - int(word[2:])
+        if number is None:
+            raise SelectionError(f"--layers: {word!r} is not a layer (write 1, 2, ..., L, L-1)")
+        if not 1 <= number <= depth:
+            raise SelectionError(f"--layers: {word} is not a layer of this network (1 to {depth})")
+        chosen.add(number)
+    if not chosen:
+        raise SelectionError("--layers: name at least one layer (1, 2, ..., L, L-1)")
+    return tuple(sorted(chosen, reverse=True))
+
+
+def render(
+    derivation: Derivation,
+    fmt: Format,
+    *,
+    progress: Report | None = None,
+    views: Collection[View] | None = None,
+    layers: Collection[int] | None = None,
+) -> str:
     """The derivation as a document of the given format; `progress`, if given, is called as
-    progress("printing equation", done, total)."""
+    progress("printing equation", done, total).  `views` and `layers` (numbers, 1 the first)
+    keep only those views and those layers' equations (the general rules stay); None: all."""
     show = text if fmt == "text" else latex
-    return _render(derivation, FORMATS[fmt], show, progress)
+    values = context(derivation, show, progress, views=views, layers=layers)
+    return environment().get_template(FORMATS[fmt]).render(**values)
 
 
 def notebook_latex(derivation: Derivation) -> str:
@@ -100,10 +201,23 @@ def _render(derivation: Derivation, template: str, show: Any, progress: Report |
     return environment().get_template(template).render(**values)
 
 
-def context(derivation: Derivation, show: Any, progress: Report | None = None) -> dict[str, Any]:
-    """The template context: strings only, printed by `show` (LaTeX or text)."""
+def context(
+    derivation: Derivation,
+    show: Any,
+    progress: Report | None = None,
+    *,
+    views: Collection[View] | None = None,
+    layers: Collection[int] | None = None,
+) -> dict[str, Any]:
+    """The template context: strings only, printed by `show` (LaTeX or text); `views` and
+    `layers` select as in `render`."""
     net = derivation.network
-    total = len(derivation.all_equations())
+    shown_views = [v for v in derivation.views if views is None or v in views]
+    shown_layers = [ld for ld in derivation.layers if layers is None or ld.number in layers]
+    total = sum(
+        len(derivation.general[v]) + sum(len(ld.view(v)) for ld in shown_layers)
+        for v in shown_views
+    )
     printed = 0
 
     def eq(e: Equation) -> dict[str, Any]:
@@ -114,26 +228,27 @@ def context(derivation: Derivation, show: Any, progress: Report | None = None) -
             progress("printing equation", printed, total)
         return shown
 
-    layers = []
+    all_layers = []
     for ld in derivation.layers:
-        layers.append(
+        all_layers.append(
             {
                 "number": ld.number,
+                "last": ld.number,
                 "units": ld.units,
                 "fan_in": ld.fan_in,
                 "is_output": ld.number == net.depth,
                 **_activation(ld.rule, show),
             }
         )
-    views = []
-    for view in derivation.views:
-        views.append(
+    view_list = []
+    for view in shown_views:
+        view_list.append(
             {
                 "key": view,
                 "general": [eq(e) for e in derivation.general[view]],
                 "layers": [
-                    {**layers[ld.number - 1], "equations": [eq(e) for e in ld.view(view)]}
-                    for ld in reversed(derivation.layers)
+                    {**all_layers[ld.number - 1], "equations": [eq(e) for e in ld.view(view)]}
+                    for ld in reversed(shown_layers)
                 ],
             }
         )
@@ -145,9 +260,27 @@ def context(derivation: Derivation, show: Any, progress: Report | None = None) -
         "loss_name": net.loss.name,
         "targets_sum_to_one": derivation.loss.targets_sum_to_one,
         "softmax_output": not derivation.has_chain_view,
-        "layers": layers,
-        "views": views,
+        "layers": all_layers,
+        "layer_runs": layer_runs(all_layers),
+        "views": view_list,
+        "selected": len(shown_layers) < net.depth,
     }
+
+
+def layer_runs(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive hidden layers alike (units, activation, printed rules) as one entry whose
+    "number" and "last" span them: how a deep network's list of layers stays one slide."""
+    own = ("number", "last", "fan_in")
+    runs: list[dict[str, Any]] = []
+    for layer in layers:
+        alike = {key: value for key, value in layer.items() if key not in own}
+        if runs and not layer["is_output"]:
+            previous = {key: value for key, value in runs[-1].items() if key not in own}
+            if previous == alike:
+                runs[-1] = {**runs[-1], "last": layer["number"]}
+                continue
+        runs.append(dict(layer))
+    return runs
 
 
 def _activation(rule: ActivationRule, show: Any) -> dict[str, Any]:

@@ -141,15 +141,26 @@ class LectureLatexPrinter(LatexPrinter):
         if den != 1 and coeff.is_Integer and coeff > 0:  # 2 e^{-z^2} / sqrt(pi), not 2 (1/...)
             num, coeff = coeff * num, sympy.S.One
         sep = r" \odot " if self._elementwise else " "
-        body = sep.join(self._factor(f) for f in lecture_factors(num))
+        body = self._product(lecture_factors(num), sep)
         if den != 1:
-            under = sep.join(self._factor(f) for f in lecture_factors(den))
+            under = self._product(lecture_factors(den), sep)
             body = rf"\frac{{{body}}}{{{under}}}"
         if coeff == 1:
             return body
         if coeff == -1:
             return f"- {body}"
         return f"{self._print(coeff)} {body}"
+
+    def _product(self, factors: list[Expr], sep: str) -> str:
+        """Factors side by side; after a `cases` brace, which has no closing side, a cdot, so
+        that the next factor does not read as part of its last case."""
+        out = ""
+        for number, factor in enumerate(factors):
+            if number:
+                after_cases = isinstance(factors[number - 1], sympy.Piecewise) and sep == " "
+                out += r" \cdot " if after_cases else sep
+            out += self._factor(factor)
+        return out
 
     def _print_Pow(self, expr: sympy.Pow) -> str:
         base, exponent = expr.args
