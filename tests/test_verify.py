@@ -549,7 +549,8 @@ def test_cli_file_with_several_equations(
     path.write_text(SNIPPET, encoding="utf-8")
     status, out, _ = run_cli(["multi_node", "--file", str(path)], capsys)
     assert status == 1
-    lines = [x for x in out.splitlines() if not x.startswith("  ")]
+    *lines, total = [x for x in out.splitlines() if not x.startswith("  ")]
+    assert re.fullmatch(r"\d+ of \d+ steps hold; the first that breaks is step 1 of line 6", total)
     assert [x.split(": ", 1)[0].rsplit(":", 1)[1] for x in lines] == ["3", "5", "6", "9"]
     assert lines[0].endswith(("1e-09", "identity"))
     assert "the first '=' does not hold" in lines[2]
@@ -787,3 +788,70 @@ def test_a_pathological_equation_ends_in_one_line(
     _, err = capsys.readouterr()
     assert status == 2
     assert err.count("\n") == 1 and "takes too long" in err
+
+
+# ---------------------------------------------------------------- whole derivations
+
+#: The lecture's derivation of ∂E/∂w_jk with σ' dropped at step 3 (by hand: ∂E/∂z_j is
+#: σ'(z_j) ∂E/∂a_j, so step 3 is wrong and does not follow from step 2, which is right), and
+#: step 4 right again.  Then ∂E/∂a_j written without its 2 (squared error): one more wrong step.
+DERIVATION = (
+    "\\begin{align*}\n"
+    r"\frac{\partial E}{\partial w_{jk}^{(l)}} &= \frac{\partial z_j^{(l)}}{\partial w_{jk}^{(l)}}"
+    r" \frac{\partial E}{\partial z_j^{(l)}} \\"
+    "\n"
+    r"&= a_k^{(l-1)} \frac{\partial E}{\partial z_j^{(l)}} \\"
+    "\n"
+    r"&= a_k^{(l-1)} \frac{\partial E}{\partial a_j^{(l)}} \\"
+    "\n"
+    r"&= a_k^{(l-1)} \sigma'(z_j^{(l)}) \frac{\partial E}{\partial a_j^{(l)}}"
+    "\n"
+    "\\end{align*}\n"
+    r"\frac{\partial E}{\partial a_j^{(L)}} = a_j^{(L)} - y_j"
+    "\n"
+)
+
+
+def test_a_derivation_is_judged_step_by_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "derivation.tex"
+    path.write_text(DERIVATION)
+    status, out, _ = run_cli(["multi_node", "--file", str(path)], capsys)
+    assert status == 1
+    lines = out.splitlines()
+    assert "  step 1: holds" in lines and "  step 2: holds" in lines
+    assert "  step 3: does not follow from step 2, though step 2 was right" in lines
+    assert "  step 4: holds (it does not follow from step 3, which was wrong)" in lines
+    assert "    mistake: the factor \\sigma'(z_{j}^{(l)}) is missing" in lines
+    assert lines[-1] == "3 of 5 steps hold; the first that breaks is step 3 of line 2"
+
+
+def test_a_wrong_step_carried_on_is_told_apart() -> None:
+    session = verify_module.judge.Session(load_spec("multi_node"), 0, 3, 1e-9)
+    chain = (
+        r"\frac{\partial E}{\partial a_j^{(L)}} = a_j^{(L)} - y_j = "
+        r"\frac{1}{2}(2 a_j^{(L)} - 2 y_j)"
+    )
+    steps = verify_module.steps.judge_steps(session, chain)
+    assert [(s.right, s.follows) for s in steps] == [(False, False), (False, True)]
+    assert steps[1].verdict == "follows from step 1, but step 1 was already wrong"
+    assert steps[0].diagnosis is not None and steps[0].diagnosis.kind == "constant factor"
+
+
+def test_json_report_for_grading(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    path = tmp_path / "derivation.tex"
+    path.write_text(DERIVATION)
+    status, out, _ = run_cli(["multi_node", "--file", str(path), "--json"], capsys)
+    assert status == 1
+    report = json.loads(out)
+    assert report["schema"] == "symbackprop-verify/1"
+    assert (report["steps"], report["steps_hold"]) == (5, 3)
+    assert report["score"] == pytest.approx(0.6)
+    assert report["first_break"] == {"line": 2, "step": 3}
+    first, second = report["equations"]
+    assert [s["right"] for s in first["steps"]] == [True, True, False, True]
+    assert first["steps"][2]["diagnosis"]["kind"] == "missing sigma'"
+    assert second["diagnosis"]["kind"] == "constant factor" and second["steps"] == []

@@ -4,6 +4,7 @@ printing verdicts and reading errors (`run`); exit status 0, 1 or 2."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,8 +14,10 @@ from ..arguments import paragraph, whole_number_arg
 from ..errors import SymbackpropError
 from ..files import display_path
 from ..spec import load_spec
-from .judge import POINTS, TOLERANCE, Verdict, verify, verify_text
+from .document import split_equations
+from .judge import POINTS, TOLERANCE, Session, Verdict
 from .reader import MAX_TEXT, LatexError
+from .steps import Step, equation_json, judge_steps, summary
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -51,6 +54,11 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--seed", type=whole_number_arg, default=0, help="seed of the random points (0)"
     )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="write the verdicts, steps, diagnoses and score as JSON (for grading scripts)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -70,26 +78,84 @@ def _run(args: argparse.Namespace) -> int:
     if (args.equation is None) == (args.file is None):
         raise SymbackpropError("give one EQUATION, '-' for stdin, or --file F")
     network = load_spec(args.spec)
+    session = Session(network, args.seed, POINTS, TOLERANCE)
     if args.file is not None:
         source = "<stdin>" if args.file == "-" else display_path(args.file)
         text = _read(args.file)
-        results = verify_text(network, text, seed=args.seed)
-        if not results:
+        spans = split_equations(text)
+        if not spans:
             raise SymbackpropError(f"{source}: no equation found")
-        status = EXIT_OK
-        for line, result in results:
-            if isinstance(result, LatexError):
+    else:
+        source = ""
+        text = _read("-") if args.equation == "-" else args.equation
+        spans = [(0, len(text))]
+    status = EXIT_OK
+    every: list[tuple[int, Step]] = []
+    report: list[dict[str, object]] = []
+    for start, end in spans:
+        line = 1 + text.count("\n", 0, start)
+        prefix = f"{source}:{line}: " if source else ""
+        piece = text[start:end]
+        result: Verdict | LatexError
+        steps: list[Step] = []
+        try:
+            result = session.judge(piece)
+            if len(_sides(piece)) > 2:
+                steps = judge_steps(session, piece)
+        except LatexError as err:
+            result = err if args.file is None else err.at(text, start)
+        report.append(equation_json(line, piece.strip(), result, steps))
+        if isinstance(result, LatexError):
+            if args.file is None:
+                raise result
+            if not args.json:
                 _report_error(result, source)
-                status = EXIT_BAD_INPUT
-            else:
-                _print_verdict(result, f"{source}:{line}: ")
-                if not result.holds and status == EXIT_OK:
-                    status = EXIT_FAILED
-        return status
-    text = _read("-") if args.equation == "-" else args.equation
-    verdict = verify(network, text, seed=args.seed)
-    _print_verdict(verdict, "")
-    return EXIT_OK if verdict.holds else EXIT_FAILED
+            status = EXIT_BAD_INPUT
+            continue
+        every.extend((line, step) for step in steps or [_one_step(result, piece)])
+        if not result.holds and status == EXIT_OK:
+            status = EXIT_FAILED
+        if not args.json:
+            _print_verdict(result, prefix)
+            for step in steps:
+                _print_step(step)
+    if args.json:
+        held = sum(s.right for _, s in every)
+        broken = next(({"line": line, "step": s.number} for line, s in every if not s.right), None)
+        document = {
+            "schema": "symbackprop-verify/1",
+            "network": network.name,
+            "source": source or None,
+            "seed": args.seed,
+            "equations": report,
+            "steps": len(every),
+            "steps_hold": held,
+            "score": held / len(every) if every else 0.0,
+            "first_break": broken,
+            "exit": status,
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    elif len(every) > 1:
+        print(summary(every))
+    return status
+
+
+def _sides(text: str) -> list[object]:
+    from .reader import parse_equation
+
+    return list(parse_equation(text))
+
+
+def _one_step(verdict: Verdict, text: str) -> Step:
+    return Step(1, text.strip(), verdict.holds, verdict.holds, verdict.reason, verdict.diagnosis)
+
+
+def _print_step(step: Step) -> None:
+    print(f"  step {step.number}: {step.verdict}")
+    if step.diagnosis is not None and not step.right:
+        print(f"    mistake: {step.diagnosis.message}")
+        if step.diagnosis.repaired:
+            print(f"    corrected, as you wrote it: {step.diagnosis.repaired}")
 
 
 def _read(name: str) -> str:

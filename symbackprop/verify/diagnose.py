@@ -228,7 +228,7 @@ class _Editor:
         if fix.denominator == 1 and fix > 1:
             message += f": a factor {fix} is missing"
             if self.correct and self.has_number(fix):
-                message = message.replace("a factor", "the") + f" (of {self.correct})"
+                message = message.replace(f"a factor {fix}", f"the {fix} of {self.correct}")
         elif fix.numerator == 1 and fix.denominator > 1:
             message += f": a factor {fix.denominator} is extra"
         yield _Repair("constant factor", message, f"{factor} {self.whole()}")
