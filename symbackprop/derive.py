@@ -165,7 +165,21 @@ def _derive(network: Network, progress: Report | None, stage: list[str]) -> Deri
 def activation_rule(activation: Activation) -> ActivationRule:
     """sigma' of one activation, expressed through its output a when SymPy finds that simpler."""
     if activation.expr is None:
-        return ActivationRule(activation, None, None, False, False, jacobian=_softmax_jacobian())
+        return ActivationRule(activation, None, None, False, False, jacobian=SOFTMAX_JACOBIAN)
+    if activation.derivative is not None:  # a built-in one: its rule is carried beside it
+        return ActivationRule(
+            activation=activation,
+            derivative_z=activation.derivative,
+            derivative=activation.derivative_a or activation.derivative,
+            uses_output=activation.derivative_a is not None,
+            heaviside_at_zero=activation.derivative.has(Heaviside),
+        )
+    return derived_activation_rule(activation)
+
+
+def derived_activation_rule(activation: Activation) -> ActivationRule:
+    """σ' found by SymPy: differentiated, tidied, and written in a where that is simpler."""
+    assert activation.expr is not None
     derivative = sympy.diff(activation.expr, Z)
     if derivative.has(sympy.Derivative) or derivative.has(sympy.nan):
         raise SpecError(f"activation {activation.name!r}: SymPy cannot differentiate it")
@@ -248,8 +262,13 @@ def _same_function(left: Expr, right: Expr) -> bool:
     return True
 
 
+#: da_i/dz_j of softmax, carried here so that a softmax network derives without simplifying
+#: anything; tests/test_derive.py checks it is what `softmax_jacobian()` derives.
+SOFTMAX_JACOBIAN = Act(l_sym, i) * (sympy.KroneckerDelta(i, j) - Act(l_sym, j))
+
+
 @lru_cache(maxsize=1)
-def _softmax_jacobian() -> Expr:
+def softmax_jacobian() -> Expr:
     """da_i/dz_j of softmax, differentiated from a_i = exp(z_i) / sum_m exp(z_m)."""
     z, a = sympy.IndexedBase("z"), sympy.IndexedBase("a")
     m = sympy.Symbol("m", integer=True, positive=True)
@@ -592,7 +611,7 @@ def clear_caches() -> None:
         activation_rule,
         loss_rule,
         local_partials,
-        _softmax_jacobian,
+        softmax_jacobian,
         _layer_template,
         _forward,
     ):

@@ -9,9 +9,9 @@ import pytest
 import sympy
 
 from symbackprop import Layer, Network, activation, custom_activation, custom_loss, derive, loss
-from symbackprop.derive import activation_rule
+from symbackprop.derive import activation_rule, derived_activation_rule
 from symbackprop.ir import Derivation
-from symbackprop.library import A, Y, Z
+from symbackprop.library import ACTIVATIONS, A, Activation, Y, Z, leaky_relu
 from symbackprop.notation import Act, Target, l_sym
 from symbackprop.notation import j as j_sym
 from symbackprop.selfcheck import self_check
@@ -203,3 +203,21 @@ def test_unused_symbols_stay_out() -> None:
     rule = activation_rule(activation("sigmoid"))
     assert rule.derivative is not None and rule.derivative.free_symbols == {A}
     assert Y not in rule.derivative.free_symbols
+
+
+@pytest.mark.parametrize(
+    "act",
+    [a for a in ACTIVATIONS.values() if a.expr is not None] + [leaky_relu(sympy.Rational(1, 5))],
+    ids=lambda a: a.name,
+)
+def test_builtin_rules_carried_in_the_library_are_what_sympy_derives(act: Activation) -> None:
+    """The derivative a built-in activation carries (so that bundled networks derive without
+    solving anything) is exactly the rule SymPy's own derivation finds."""
+    assert act.derivative is not None
+    assert activation_rule(act) == derived_activation_rule(act)
+
+
+def test_the_carried_softmax_jacobian_is_what_sympy_derives() -> None:
+    from symbackprop.derive import SOFTMAX_JACOBIAN, softmax_jacobian
+
+    assert softmax_jacobian() == SOFTMAX_JACOBIAN
