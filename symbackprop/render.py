@@ -126,7 +126,8 @@ def equation_height(eq: dict[str, Any]) -> float:
 def plain_text(text: str) -> str:
     """A name from outside (a spec path) for text and Markdown: control characters escaped, and
     no `--`, so it cannot end the HTML comment it sits in or send terminal escape codes."""
-    return display_path(text).replace("--", "-\N{ZERO WIDTH SPACE}-")
+    safe = display_path(text).replace("--", "-\N{ZERO WIDTH SPACE}-")
+    return safe.replace("--", "-\N{ZERO WIDTH SPACE}-")  # again: one pass left "--->" "-->"
 
 
 class SelectionError(SymbackpropError):

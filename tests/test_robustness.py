@@ -223,6 +223,18 @@ def test_hostile_source_path_stays_inside_the_markdown_comment() -> None:
     assert not any(c in document for c in "\x07\x1b\x00\r")
 
 
+@pytest.mark.parametrize("dashes", range(2, 9))
+def test_any_run_of_dashes_stays_inside_the_markdown_comment(dashes: int) -> None:
+    # "--->".replace("--", ...) once left "-->", which closed the comment early.
+    path = "x" + "-" * dashes + "><img src=x onerror=alert(1)>.toml"
+    net = load_spec_text(_example_text("xor"), source=path)
+    derivation = derive(net)
+    for document in (symbackprop.render(derivation, "markdown"), derivation._repr_markdown_()):
+        comment, end, rest = document.partition("-->")
+        assert end and comment.startswith("<!--") and "onerror" in comment
+        assert "onerror" not in rest and "--" not in comment[4:]
+
+
 def test_hostile_source_path_sends_no_control_characters_to_a_terminal() -> None:
     net = load_spec_text(_example_text("xor"), source=HOSTILE_PATH)
     document = symbackprop.render(derive(net), "text")
