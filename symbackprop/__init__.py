@@ -22,7 +22,16 @@ if TYPE_CHECKING:
     from .derive import derive
     from .gradcheck import gradcheck
     from .render import render
-    from .spec import Layer, Network, activation, custom_activation, custom_loss, load_spec, loss
+    from .spec import (
+        Layer,
+        Network,
+        activation,
+        custom_activation,
+        custom_loss,
+        examples,
+        load_spec,
+        loss,
+    )
 
 __all__ = [
     "Layer",
@@ -34,6 +43,7 @@ __all__ = [
     "custom_activation",
     "custom_loss",
     "derive",
+    "examples",
     "generate",
     "gradcheck",
     "load_spec",
@@ -49,6 +59,7 @@ _LAZY = {
     "custom_activation": "spec",
     "custom_loss": "spec",
     "derive": "derive",
+    "examples": "spec",
     "generate": "codegen",
     "gradcheck": "gradcheck",
     "load_spec": "spec",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import keyword
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -434,16 +435,44 @@ _TOML_POSITION = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column (?P<c
 _TOML_AT_END = re.compile(r"^(?P<msg>.*) \(at end of document\)$")
 
 
-def load_spec(path: str | Path) -> Network:
-    """Read a TOML spec file, or a bundled example by name (see `examples()`)."""
+def load_spec(
+    spec: str | os.PathLike[str] | Mapping[str, Any], source: str | None = None
+) -> Network:
+    """A validated Network from a spec, which is one of:
+
+    - a `pathlib.Path` (or other path object): a TOML spec file;
+    - a `str` with a line break in it: TOML text itself (a spec's four fields take four lines,
+      and no file name worth reading has a line break);
+    - any other `str`: a TOML spec file, or when no such file exists the name of a bundled
+      example (see `examples()`);
+    - a mapping (a `dict`): the fields as TOML would give them, e.g. `{"name": "tiny",
+      "inputs": 2, "loss": "squared_error", "layers": [{"units": 1, "activation": "sigmoid"}]}`.
+
+    `source` names text or a mapping in error messages (default `<string>`, `<dict>`); a file
+    is named by its path. Errors are one-line `SpecError`s naming the field, as for a file.
+    """
+    if isinstance(spec, Mapping):
+        return network_from_dict(spec, source or "<dict>")
+    if isinstance(spec, str) and ("\n" in spec or "\r" in spec):
+        return load_spec_text(spec, source or "<string>")
+    if not isinstance(spec, (str, os.PathLike)):
+        raise SpecError(
+            "a spec is a file path, a bundled example's name, TOML text or a dict, "
+            f"not {_describe(spec)}"
+        )
+    return _load_file(spec)
+
+
+def _load_file(path: str | os.PathLike[str]) -> Network:
+    """Read a TOML spec file, or a bundled example by name."""
     shown = display_path(path)
     file = Path(path)
     try:
         exists = file.exists()
     except (OSError, ValueError):
         exists = False
-    if not exists and str(path) in examples():
-        return load_spec_text(_example_text(str(path)), f"{path} (bundled example)")
+    if not exists and os.fspath(path) in examples():
+        return load_spec_text(_example_text(os.fspath(path)), f"{path} (bundled example)")
     raw = read_bounded(
         file,
         MAX_SPEC_BYTES,
@@ -485,7 +514,8 @@ def load_spec_text(text: str, source: str = "<string>") -> Network:
 
 
 def examples() -> list[str]:
-    """Names of the bundled example specs."""
+    """Names of the bundled example specs, each usable by name in `load_spec` and on the
+    command line (their TOML is symbackprop/examples/NAME.toml)."""
     folder = resources.files("symbackprop") / "examples"
     return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
 

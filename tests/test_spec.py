@@ -199,6 +199,73 @@ def test_load_spec_accepts_byte_order_mark(tmp_path: Path) -> None:
     assert load_spec(path).sizes == (2, 3, 2)
 
 
+# ---------------------------------------------------------------- load_spec: text, dict, names
+
+TINY = {
+    "name": "tiny",
+    "inputs": 2,
+    "loss": "squared_error",
+    "layers": [{"units": 3, "activation": "tanh"}, {"units": 2, "activation": "sigmoid"}],
+}
+
+
+def test_load_spec_reads_toml_text_when_it_has_a_line_break() -> None:
+    text = spec()
+    assert load_spec(text) == load_spec_text(text)
+    assert load_spec(text).source == "<string>"
+    assert load_spec(text, source="mine").source == "mine"
+    assert load_spec(text.replace("\n", "\r\n")) == load_spec_text(text)
+
+
+def test_load_spec_reads_a_dict() -> None:
+    net = load_spec(TINY)
+    assert net == network_from_dict(TINY)
+    assert (net.name, net.sizes, net.source) == ("tiny", (2, 3, 2), "<dict>")
+    assert load_spec(TINY, source="cell 3").source == "cell 3"
+
+
+def test_a_string_without_a_line_break_is_a_path_or_a_bundled_name(tmp_path: Path) -> None:
+    (tmp_path / "seed_chain").write_text(spec(name='"mine"'), encoding="utf-8")
+    assert load_spec(str(tmp_path / "seed_chain")).name == "mine"
+    assert load_spec("seed_chain").name == "seed_chain"  # no such file here: the example
+    with pytest.raises(SpecError, match=r"name = 1: no such file \(bundled examples"):
+        load_spec("name = 1")  # one line of TOML is a file name, and says so
+
+
+def test_text_and_dict_errors_name_the_field_as_a_file_does() -> None:
+    bad = {**TINY, "layers": [{"units": 0, "activation": "tanh"}]}
+    assert checked_message(_spec_error(bad), "<dict>") == (
+        "<dict>: layers[0].units (layer 1): must be between 1 and 1000000, got 0"
+    )
+    assert "cell 3: loss:" in checked_message(
+        _spec_error({**TINY, "loss": "nope"}, "cell 3"), "cell 3"
+    )
+    assert checked_message(_spec_error(spec(inputs="0")), "<string>").startswith(
+        "<string>: inputs: "
+    )
+    assert checked_message(_spec_error("name = 1\ninputs ="), "<string>").startswith("<string>:2:")
+
+
+@pytest.mark.parametrize("value", [3, None, b"name = 1\n", ["seed_chain"]], ids=repr)
+def test_load_spec_names_what_it_accepts(value: object) -> None:
+    message = checked_message(_spec_error(value))
+    assert "a file path, a bundled example's name, TOML text or a dict" in message
+
+
+def _spec_error(value: object, source: str | None = None) -> SpecError:
+    with pytest.raises(SpecError) as info:
+        load_spec(value, source)  # type: ignore[arg-type]
+    return info.value
+
+
+def test_examples_is_public() -> None:
+    import symbackprop
+
+    assert symbackprop.examples() == examples()
+    assert "examples" in symbackprop.__all__
+    assert "examples()" in (load_spec.__doc__ or "")
+
+
 def test_file_beats_example_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     Path("seed_chain").write_text(spec(name='"local"'), encoding="utf-8")
