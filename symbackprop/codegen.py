@@ -8,9 +8,16 @@ noticed before an overwrite.  Nothing is derived here: every expression comes fr
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import linecache
+import os
 import re
+import sys
+import uuid
 from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import sympy
@@ -22,10 +29,10 @@ from .errors import SymbackpropError
 from .files import write_atomic
 from .ir import Derivation
 from .library import A, Y, Z
-from .lower import readable
+from .lower import inplace, readable
 from .lower.program import lower
 from .notation import Act, Pre, Target
-from .printing.inplace import inplace_code, mentions, scale_code
+from .printing.inplace import inplace_code
 from .printing.numpy import (
     LINE_WIDTH,
     Statement,
@@ -45,10 +52,46 @@ COMMENT_WIDTH = 84
 
 @dataclass(frozen=True)
 class GeneratedModule:
-    """The text of a generated module and the name it is written under."""
+    """The text of a generated module and the name it is written under.
+
+    `write(path)` puts it in a file as `symbackprop generate` does; `load()` imports it in
+    memory, with no file, as a module to call at once (`load().train(...)`).
+    """
 
     name: str
     source: str
+
+    def write(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write the module to `path`, atomically; a file there that was edited by hand since
+        it was generated (its checksum differs), or not written by symbackprop, is replaced only
+        with `force=True` (else SymbackpropError). Returns the path written."""
+        target = Path(path)
+        write_module(self, target, force=force)
+        return target
+
+    def load(self) -> ModuleType:
+        """The module imported in memory: a fresh module object each call, run as `import`
+        runs a file (its functions, constants and docstring as in the file), not entered in
+        `sys.modules`; `inspect.getsource` and tracebacks show its lines."""
+        return load_module(self.source, self.name)
+
+
+def load_module(source: str, name: str) -> ModuleType:
+    """Import generated source in memory (see `GeneratedModule.load`). Its code is named
+    `<symbackprop generated NAME DIGEST>` in tracebacks, DIGEST the source's SHA-256 prefix,
+    and its lines are kept in `linecache` under that name (once per distinct source)."""
+    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+    filename = f"<symbackprop generated {name} {digest}>"
+    unique = f"_symbackprop_{name}_{uuid.uuid4().hex}"
+    code = compile(source, filename, "exec", dont_inherit=True)
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    module = importlib.util.module_from_spec(ModuleSpec(unique, None))
+    sys.modules[unique] = module  # while it runs, as an import has it
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - symbackprop's own generated code
+    finally:
+        del sys.modules[unique]
+    return module
 
 
 def generate(network: Network | Derivation) -> GeneratedModule:
@@ -112,82 +155,6 @@ def _vector(expr: Expr, layer: int) -> Expr:
     return expr.xreplace({Z: Pre(layer), A: Act(layer), Y: Target()})
 
 
-def _fast_path(
-    derivation: Derivation, loss_lines: list[str], loss_reads_z: bool
-) -> list[dict[str, Any]]:
-    """Per layer, the in-place statements of the training step's hot path (sgd_step).
-
-    `loss_lines` compute the output layer's per-unit loss (from log a computed from z when
-    `loss_reads_z`); a layer's activation overwrites z in its own buffer when nothing after the
-    first forward statement reads z again.
-    """
-    depth = derivation.network.depth
-    layers = []
-    for ld in derivation.layers:
-        act = ld.rule.activation
-        number = ld.number
-        info: dict[str, Any] = {"n": number, "units": ld.units, "fan_in": ld.fan_in}
-        info.update(delta=[], scale="", sigma=[], late_slope=[])
-        info["identity"] = act.expr == Z
-        info["softmax"] = act.is_softmax
-        info["forward"], scratch = (
-            ([], 0)
-            if act.expr is None or info["identity"]
-            else inplace_code(stable(_vector(act.expr, number)), f"a{number}", f"s{number}_")
-        )
-        delta = ld.equation("vector", "delta")
-        assert delta is not None
-        if number == depth:
-            coeff, rest = delta.final.args[0].as_coeff_Mul()
-            rest = stable(rest)
-            info["delta"], used = inplace_code(rest, f"delta{number}", f"s{number}_")
-            info["scale"] = "lr / n" if coeff == 1 else f"{numpy_code(coeff)} * lr / n"
-            later = info["delta"] + loss_lines + ([f"z{number}"] if loss_reads_z else [])
-        else:
-            sigma = ld.rule.derivative
-            assert sigma is not None
-            slope = stable(_vector(sigma, number))
-            scaled = (
-                None
-                if sigma == 1
-                else scale_code(slope, f"delta{number}", f"a{number}", f"s{number}_")
-            )
-            if scaled is not None:  # σ' multiplied in after a^(l)'s last other use
-                info["late_slope"], used = scaled
-            else:
-                info["sigma"], used = (
-                    ([], 0) if sigma == 1 else inplace_code(slope, f"t{number}", f"s{number}_")
-                )
-            later = info["sigma"] + info["late_slope"]
-        info["in_place"] = (
-            not info["identity"]
-            and not info["softmax"]
-            and set(mentions(info["forward"], f"z{number}")) <= {0}
-            and not mentions(later, f"z{number}")
-        )
-        info["keep_z"] = not (info["identity"] or info["in_place"])
-        info["alias_z"] = info["identity"] and bool(mentions(later, f"z{number}"))
-        info["scratch"] = list(range(1, max(scratch, used) + 1))
-        info["comments"] = {
-            kind: readable.comment(eq)
-            for kind in ("pre", "act", "delta", "dE_dw", "dE_db")
-            if (eq := ld.equation("vector", kind)) is not None
-        }
-        layers.append(info)
-    return layers
-
-
-def _shared(fast: list[dict[str, Any]]) -> dict[str, int]:
-    """Sizes of the flat arrays that sgd_step's buffers of the same role share, per sample."""
-    return {
-        "odd": max((f["units"] for f in fast if f["n"] % 2), default=0),
-        "even": max((f["units"] for f in fast if not f["n"] % 2), default=0),
-        "slope": max((f["units"] for f in fast if f["sigma"]), default=0),
-        "grad": max(f["units"] * f["fan_in"] for f in fast),
-        "grad_b": max(f["units"] for f in fast),
-    }
-
-
 def _context(derivation: Derivation) -> dict[str, Any]:
     net = derivation.network
     depth = net.depth
@@ -220,7 +187,7 @@ def _context(derivation: Derivation) -> dict[str, Any]:
     )
     loss_lines, loss_scratch = inplace_code(per_unit, "terms", f"s{depth}_")
     logs_from_z = output_kind == "sigmoid" and per_unit.has(log_a, log_1ma)
-    fast = _fast_path(derivation, loss_lines, logs_from_z)
+    fast = inplace.layers(derivation, loss_lines, logs_from_z)
     top = fast[-1]
     top["scratch"] = list(range(1, max(len(top["scratch"]), loss_scratch) + 1))
     loss_statements, loss_code = _loss_statements(per_unit)
@@ -243,9 +210,25 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         "forward": readable.forward(program),
         "backward": readable.backward(program),
         "fast": fast,
-        "shared": _shared(fast),
+        "shared": inplace.shared(fast),
         "loss_lines": loss_lines,
     }
+    context["buffer_lines"] = inplace.buffer_lines(
+        fast,
+        context["shared"],
+        depth=depth,
+        uses_log_a=context["uses_log_a"],
+        uses_log_1ma=context["uses_log_1ma"],
+    )
+    context["step_lines"] = inplace.step_lines(
+        fast,
+        depth=depth,
+        output_kind=output_kind,
+        uses_log_a=context["uses_log_a"],
+        uses_log_1ma=context["uses_log_1ma"],
+        loss_lines=loss_lines,
+        loss_equation=context["loss_equation"],
+    )
     context["helpers"] = _helpers(context)
     return context
 

@@ -8,19 +8,14 @@ does not grow with the parameter count.  Perturbations that move a pre-activatio
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import tempfile
-import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
 import sympy
 
 from .codegen import generate
+from .codegen import load_module as load_module  # its old home: train and tests import it here
 from .derive import derive
 from .ir import Derivation
 from .progress import Report
@@ -65,23 +60,6 @@ class GradCheck:
     @property
     def ok(self) -> bool:
         return all(r.ok for r in self.results)
-
-
-def load_module(source: str, name: str) -> ModuleType:
-    """Import generated source from a temporary file, as a user of the module would."""
-    unique = f"_symbackprop_{name}_{uuid.uuid4().hex}"
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"{name}.py"
-        path.write_text(source, encoding="utf-8")
-        spec = importlib.util.spec_from_file_location(unique, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[unique] = module
-        try:
-            spec.loader.exec_module(module)
-        finally:
-            del sys.modules[unique]
-    return module
 
 
 def gradcheck(

@@ -1128,3 +1128,51 @@ def test_write_module_is_atomic(
     monkeypatch.undo()
     assert target.read_text(encoding="utf-8") == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.py"]
+
+
+# ====================================================================== 9: GeneratedModule
+
+
+def test_generated_module_writes_itself_as_write_module_does(tmp_path: Path) -> None:
+    module = _mod("multi_node")
+    target = tmp_path / "net.py"
+    assert module.write(target) == target
+    assert target.read_text(encoding="utf-8") == module.source
+    assert module.write(str(target)) == target  # unedited: replaced
+    target.write_text(module.source + "# mine\n", encoding="utf-8")
+    with pytest.raises(SymbackpropError, match="edited by hand"):
+        _mod("seed_chain").write(target)
+    assert target.read_text(encoding="utf-8").endswith("# mine\n")
+    _mod("seed_chain").write(target, force=True)
+    assert target.read_text(encoding="utf-8") == _mod("seed_chain").source
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.py"]
+
+
+def test_generated_module_loads_in_memory_like_the_imported_file(tmp_path: Path) -> None:
+    import inspect
+    import traceback
+
+    module = _mod("classifier")
+    loaded = module.load()
+    assert loaded is not module.load()  # a fresh module each time
+    assert not any(m.startswith("_symbackprop_") for m in sys.modules)
+    (tmp_path / "classifier.py").write_text(module.source, encoding="utf-8")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        imported = __import__("classifier")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("classifier", None)
+    public = sorted(n for n in vars(imported) if not n.startswith("__"))
+    assert sorted(n for n in vars(loaded) if not n.startswith("__")) == public
+    assert loaded.__doc__ == imported.__doc__
+    params = loaded.init_params(3)
+    X, Y = np.array([[0.5, -1.0], [2.0, 0.25]]), np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert loaded.loss(params, X, Y) == imported.loss(params, X, Y)
+    for key, grad in loaded.gradients(params, X, Y).items():
+        np.testing.assert_array_equal(grad, imported.gradients(params, X, Y)[key])
+    assert inspect.getsource(loaded.predict) == inspect.getsource(imported.predict)
+    with pytest.raises(ValueError) as info:
+        loaded.forward(params, np.zeros((2, 5)))
+    shown = "".join(traceback.format_exception(info.value))
+    assert "<symbackprop generated classifier " in shown and "raise ValueError(" in shown
