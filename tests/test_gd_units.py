@@ -78,7 +78,7 @@ def test_worked_latex_lays_out_the_slides() -> None:
 def test_either_package_can_be_imported_first(first: str) -> None:
     """printing/worked.py imports gd.engine, and gd's command imports printing.worked: each
     must load whichever a program imports first."""
-    code = f"import {first}; from symbackprop import gd; gd.run; gd.register"
+    code = f"import {first}; from symbackprop import gd; gd.run; gd.gradient_descent"
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )

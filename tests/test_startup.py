@@ -57,11 +57,15 @@ def heavy_modules_loaded(*args: str) -> list[str]:
         [],
         ["nonsense"],
         ["examples"],
-        *[[name, "--help"] for name in ("derive", "generate", "check", "train", "examples")],
+        *[[name, "--help"] for name in ("derive", "generate", "check", "gd", "train", "examples")],
         ["derive"],  # a missing argument
         ["derive", "seed_chain", "--format", "pdf"],
         ["check", "xor", "--seed", "one"],
         ["train", "xor", "--data", "xor", "--lr", "fast"],
+        ["gd"],
+        ["gd", "(w+5)**2", "--start", "3", "--lr", "0.02"],  # --steps missing
+        ["gd", "(w+5)**2", "--start", "3", "--lr", "fast", "--steps", "5"],
+        ["gd", "(w+5)**2", "--start", "3", "--lr", "0.02", "--steps", "many"],
     ],
     ids=" ".join,
 )
@@ -78,13 +82,15 @@ def test_examples_lists_what_the_spec_reader_finds(capsys: pytest.CaptureFixture
 
 def test_the_light_parsers_state_what_the_modules_do() -> None:
     """The few facts the parsers repeat so as not to import their modules."""
-    from symbackprop.cli import check, derive, train
+    from symbackprop.cli import check, derive, gd, train
     from symbackprop.data import bundled
+    from symbackprop.gd.engine import MAX_STEPS
     from symbackprop.gradcheck import DIRECTIONAL_ABOVE
     from symbackprop.render import Format
 
     assert get_args(Format) == derive.FORMATS
     assert check.DIRECTIONAL_ABOVE == DIRECTIONAL_ABOVE
+    assert gd.MAX_STEPS == MAX_STEPS
     assert list(train.BUNDLED_DATA) == bundled()
 
 

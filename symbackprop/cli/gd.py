@@ -1,29 +1,83 @@
 """`symbackprop gd`: gradient descent on an expression, the lecture's first half.
 
-For now its argparse definitions are `symbackprop.gd.register`'s, imported only when `gd` is the
-command run (so `gd --help` loads SymPy); they move here once the `symbackprop.gd` package lands.
+The argparse definitions are here, light; the work is `symbackprop.gd.run` (SymPy, and
+matplotlib for --plot), imported only when `gd` runs.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from ..arguments import number_arg, paragraph, whole_number_arg
+from .exits import status_line
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see cli/__init__)
 if TYPE_CHECKING:
     from ..arguments import Commands
 
 HELP = "run gradient descent on an expression, as in the lecture's worked example"
+#: `gd.engine.MAX_STEPS`, named here so that the parser needs no SymPy (a test checks that the
+#: two agree).
+MAX_STEPS = 10**7
 
 
 def register(commands: Commands) -> None:
-    """Add `gd` to the command line (symbackprop.gd's definitions)."""
-    from .. import gd
-
-    gd.register(commands)
+    """Add `gd` to the command line."""
+    parser = commands.add_parser(
+        "gd",
+        help=HELP,
+        description=paragraph(
+            "Differentiate EXPR with SymPy and run gradient descent w <- w - lr * df/dw in "
+            "float64, printing the iterations. Stops when the steps are used up, when |grad| < "
+            "--tol, or when it diverges (exit status 1)."
+        ),
+        epilog='Examples:\n  symbackprop gd "(w+5)**2" --start 3 --lr 0.02 --steps 175\n'
+        '  symbackprop gd "(w1-1)**2 + 3*(w2+2)**2" --start w1=3,w2=-1 --lr 0.1 --steps 500 \\\n'
+        "      --tol 1e-8 --every 10\n"
+        '  symbackprop gd "(w+5)**2" --start 3 --lr 0.02 --steps 175 --latex > worked.tex\n'
+        '  symbackprop gd "(w+5)**2" --start 3 --lr 0.02 --steps 175 --plot descent.png\n'
+        + status_line(failed="diverging"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("expr", metavar="EXPR", help="the function to minimise, e.g. '(w+5)**2'")
+    parser.add_argument(
+        "--start",
+        required=True,
+        help="the starting point: a number (one variable) or NAME=NUMBER,... for each variable",
+    )
+    parser.add_argument("--lr", type=number_arg, required=True, help="the learning rate (eta) > 0")
+    parser.add_argument(
+        "--steps",
+        type=whole_number_arg,
+        required=True,
+        metavar="N",
+        help=f"the most iterations to run (0 to {MAX_STEPS})",
+    )
+    parser.add_argument("--var", metavar="NAME", help="the variable, when --start is a bare number")
+    parser.add_argument(
+        "--tol",
+        type=number_arg,
+        default=0.0,
+        metavar="T",
+        help="stop once |grad| < T (default 0: never)",
+    )
+    parser.add_argument(
+        "--every",
+        type=whole_number_arg,
+        default=1,
+        metavar="K",
+        help="print every K-th row (the first and last always)",
+    )
+    parser.add_argument(
+        "--latex",
+        action="store_true",
+        help="print the first and last iterations worked out, as a LaTeX document",
+    )
+    parser.add_argument("--plot", metavar="FILE.png", help="draw the landscape and the path")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run gradient descent and print it; returns the exit status."""
-    from .. import gd
+    from ..gd import run
 
-    return int(gd.run(args))
+    return int(run(args))

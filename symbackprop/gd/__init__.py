@@ -1,13 +1,13 @@
 """The `gd` command: gradient descent on a typed expression, as in the lecture's worked example.
 
 engine.py runs the descent (parse, differentiate once, iterate, stop); report.py prints the table;
-plot.py draws it (matplotlib, optional); command.py is the argparse side. The worked LaTeX
-(--latex) is a printer, in symbackprop/printing/worked.py.
+plot.py draws it (matplotlib, optional); command.py runs the command (its arguments are in
+symbackprop/cli/gd.py). The worked LaTeX (--latex) is a printer, in symbackprop/printing/worked.py.
 """
 
 from __future__ import annotations
 
-from .command import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK, register, run
+from .command import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK, run
 from .engine import (
     DIGITS,
     DIVERGENCE_LIMIT,
@@ -42,7 +42,6 @@ __all__ = [
     "gradient_descent",
     "parse_start",
     "plot",
-    "register",
     "run",
     "summary",
     "table",
