@@ -167,3 +167,25 @@ def test_each_api_the_prose_names_works_as_written(mention: str) -> None:
         check=False,
     )
     assert done.stdout.strip() == "True", f"{mention}: {done.stdout}{done.stderr}"
+
+
+# ---------------------------------------------------------------- results print as the CLI does
+
+
+_RIGHT = r"(a^{(L)} - y) \cdot \sigma'(z^{(L)}) \cdot a^{(L-1)}"
+
+
+@pytest.mark.parametrize(
+    "equation",
+    [rf"\frac{{\partial E}}{{\partial w^{{(L)}}}} = {f}{_RIGHT}" for f in ("2", "")],
+    ids=["holds", "factor-missing"],
+)
+def test_a_verdict_prints_what_verify_prints(
+    equation: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import symbackprop
+    from symbackprop import cli
+
+    verdict = symbackprop.verify.verify(symbackprop.load_spec("seed_chain"), equation)
+    cli.main(["verify", "seed_chain", equation])
+    assert capsys.readouterr().out == f"{verdict}\n"

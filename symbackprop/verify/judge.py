@@ -75,6 +75,18 @@ class Verdict:
     #: The values of l it was checked at (None: it has no l).
     layers: tuple[int | None, ...] = ()
 
+    def __str__(self) -> str:
+        """What `symbackprop verify` prints for it: the reason, then the mistake, the
+        correction and the derivation's form where there are."""
+        lines = [self.reason]
+        if self.diagnosis is not None:
+            lines.append(f"  mistake: {self.diagnosis.message}")
+            if self.diagnosis.repaired:
+                lines.append(f"  corrected, as you wrote it: {self.diagnosis.repaired}")
+        if not self.holds and self.applies and self.correct:
+            lines.append(f"  the derivation has: {self.correct}")
+        return "\n".join(lines)
+
 
 class Session:
     """One network, seed and tolerance: the random points, built once for every equation and
