@@ -3,6 +3,11 @@
 The public names load on first use (SymPy and NumPy take a second to import, and the command
 line's --help needs neither): `symbackprop.derive` imports symbackprop/derive.py when it is
 first read, and `from symbackprop import derive` works as usual.
+
+A name of `__all__` that is also a module's name (`derive`, `gradcheck`, `render`) is the
+function: `symbackprop.gradcheck(network)`; the module's other names are imported from it
+(`from symbackprop.gradcheck import report`). Other submodules are attributes as usual
+(`symbackprop.verify.verify(network, equation)` after `import symbackprop`).
 """
 
 from __future__ import annotations
