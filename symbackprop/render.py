@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import jinja2
 
+from .diagram import focus, overview
 from .errors import SymbackpropError
 from .files import display_path
 from .naming import tag
@@ -77,30 +78,57 @@ def environment(style: Literal["document", "python"] = "document") -> jinja2.Env
     env.filters["tex"] = tex_escape
     env.filters["plain"] = plain_text
     env.filters["slides"] = slides
+    env.filters["num"] = number
     env.globals["equation_scale"] = EQUATION_SCALE
+    env.filters["slides_with_diagram"] = slides_with_diagram
+    env.globals["diagram_height"] = DIAGRAM_HEIGHT_PT
     return env
 
 
 #: The height (pt) a beamer frame gives its equations below the title: of its 269pt
 #: \textheight, what is left after the title and the skips, with room for estimates short.
 SLIDE_HEIGHT_PT = 215.0
+#: The height (pt) of the network diagram atop a layer's first frame, with its skip.
+DIAGRAM_HEIGHT_PT = 56.0
 #: How much smaller than the frame's font beamer sets each equation (its adjustbox `scale`).
 EQUATION_SCALE = 0.85
 
 
-def slides(equations: list[dict[str, Any]], room: float = SLIDE_HEIGHT_PT) -> list[list[Any]]:
+def slides(
+    equations: list[dict[str, Any]], room: float = SLIDE_HEIGHT_PT, first: float | None = None
+) -> list[list[Any]]:
     """Printed equations in runs that each fit one beamer frame, in order: as many as fit by
-    an upper estimate of their heights (`equation_height`); one taller than `room` alone."""
+    an upper estimate of their heights (`equation_height`); one taller than `room` alone.
+    `first`, if given, is the room of the first frame."""
     out: list[list[Any]] = []
     used = room
     for eq in equations:
         height = equation_height(eq) * EQUATION_SCALE
-        if not out or used + height > room:
+        space = first if first is not None and len(out) == 1 else room
+        if not out or used + height > space:
             out.append([])
             used = 0.0
         out[-1].append(eq)
         used += height
     return out
+
+
+def slides_with_diagram(
+    equations: list[dict[str, Any]], diagram: float = DIAGRAM_HEIGHT_PT
+) -> list[dict[str, Any]]:
+    """A layer's frames: `slides`, each as {"equations": [...], "diagram": bool}, the network
+    diagram (`diagram` pt tall) on the frame with the most room to spare if it fits there,
+    else on the first frame, which then holds fewer equations."""
+    chunks = slides(equations)
+    spare = [
+        SLIDE_HEIGHT_PT - sum(equation_height(eq) * EQUATION_SCALE for eq in chunk)
+        for chunk in chunks
+    ]
+    best = max(range(len(chunks)), key=lambda number: (spare[number], -number), default=0)
+    if not chunks or spare[best] < diagram:
+        chunks = slides(equations, first=SLIDE_HEIGHT_PT - diagram)
+        best = 0
+    return [{"equations": chunk, "diagram": number == best} for number, chunk in enumerate(chunks)]
 
 
 def equation_height(eq: dict[str, Any]) -> float:
@@ -121,6 +149,12 @@ def equation_height(eq: dict[str, Any]) -> float:
             height = 40.0
         total += height + 3.0  # \jot between rows
     return total
+
+
+def number(value: float) -> str:
+    """A coordinate for TikZ or SVG: at most two decimals, no trailing zeros, no -0."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "-", "") else text
 
 
 def plain_text(text: str) -> str:
@@ -248,7 +282,11 @@ def context(
                 "key": view,
                 "general": [eq(e) for e in derivation.general[view]],
                 "layers": [
-                    {**all_layers[ld.number - 1], "equations": [eq(e) for e in ld.view(view)]}
+                    {
+                        **all_layers[ld.number - 1],
+                        "equations": [eq(e) for e in ld.view(view)],
+                        "diagram": focus(net, ld.number, view, show),
+                    }
                     for ld in reversed(shown_layers)
                 ],
             }
@@ -263,6 +301,7 @@ def context(
         "softmax_output": not derivation.has_chain_view,
         "layers": all_layers,
         "layer_runs": layer_runs(all_layers),
+        "diagram": overview(net, show),
         "views": view_list,
         "selected": len(shown_layers) < net.depth,
     }

@@ -124,8 +124,9 @@ def test_a_deck_has_a_frame_per_layer_and_view_not_per_equation(tmp_path: Path) 
     equations = len(derivation.all_equations())
     compile_tex(render(derivation, "beamer"), tmp_path, boxes=True)
     frames = pages(tmp_path)
-    # title, network, each view's general rules and its 10 layers, and some continued
-    assert 2 + 3 * 11 <= frames < 0.6 * equations  # 126 frames, one per equation, before
+    # title, network, each view's general rules and its 10 layers, and some continued; the
+    # network diagram on one frame of each layer costs a frame where none has room to spare
+    assert 2 + 3 * 11 <= frames < 0.62 * equations  # 126 frames, one per equation, before
     brief = render(derivation, "beamer", layers=(10, 1))
     compile_tex(brief, tmp_path, boxes=True)
     assert pages(tmp_path) <= 2 + 3 * 3 * 2
