@@ -158,6 +158,12 @@ class Derivation:
 
         return render(self, "markdown")
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the HTML page's fragment (MathML, SVG diagrams), as `--format html` shows."""
+        from .render import html_fragment
+
+        return html_fragment(self)
+
     def _repr_latex_(self) -> str:
         """Jupyter and notebook exports: LaTeX that MathJax and LaTeX itself both read."""
         from .render import notebook_latex

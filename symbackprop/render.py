@@ -17,6 +17,7 @@ from .errors import SymbackpropError
 from .files import display_path
 from .naming import tag
 from .printing.latex import latex, tex_escape
+from .printing.mathml import mathml
 from .printing.text import text
 
 if TYPE_CHECKING:  # not at run time: ir imports this module (lazily) to display a Derivation
@@ -25,13 +26,17 @@ if TYPE_CHECKING:  # not at run time: ir imports this module (lazily) to display
     from .ir import ActivationRule, Derivation, Equation, View
     from .progress import Report
 
-Format = Literal["latex", "beamer", "markdown", "text"]
+Format = Literal["latex", "beamer", "markdown", "text", "html"]
 FORMATS: dict[Format, str] = {
     "latex": "derivation/article.tex.jinja",
     "beamer": "derivation/beamer.tex.jinja",
     "markdown": "derivation/markdown.md.jinja",
     "text": "derivation/text.txt.jinja",
+    "html": "derivation/page.html.jinja",
 }
+#: Not a --format: the HTML a Derivation shows in notebooks (`Derivation._repr_html_`), which is
+#: also the body of the html format's page.
+HTML_FRAGMENT = "derivation/fragment.html.jinja"
 #: Not a --format: the LaTeX a Derivation shows in notebooks (`Derivation._repr_latex_`).
 NOTEBOOK_LATEX = "derivation/notebook.tex.jinja"
 #: File name suffixes of each format under generated/.
@@ -40,6 +45,7 @@ SUFFIXES: dict[Format, str] = {
     "beamer": ".slides.tex",
     "markdown": ".md",
     "text": ".txt",
+    "html": ".html",
 }
 
 
@@ -220,7 +226,7 @@ def render(
     """The derivation as a document of the given format; `progress`, if given, is called as
     progress("printing equation", done, total).  `views` and `layers` (numbers, 1 the first)
     keep only those views and those layers' equations (the general rules stay); None: all."""
-    show = text if fmt == "text" else latex
+    show = text if fmt == "text" else mathml if fmt == "html" else latex
     values = context(derivation, show, progress, views=views, layers=layers)
     return environment().get_template(FORMATS[fmt]).render(**values)
 
@@ -229,6 +235,12 @@ def notebook_latex(derivation: Derivation) -> str:
     """The derivation as LaTeX that both MathJax (Jupyter) and a LaTeX document body accept:
     prose, inline $...$ and align* blocks; no preamble, no macros of its own."""
     return _render(derivation, NOTEBOOK_LATEX, latex, None)
+
+
+def html_fragment(derivation: Derivation) -> str:
+    """The derivation as an HTML fragment (MathML, inline SVG, its own style): the body of
+    `--format html`'s page, and what Jupyter shows."""
+    return _render(derivation, HTML_FRAGMENT, mathml, None)
 
 
 def _render(derivation: Derivation, template: str, show: Any, progress: Report | None) -> str:

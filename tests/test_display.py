@@ -197,3 +197,10 @@ def test_brief_deck_keeps_the_general_rules_and_the_first_and_last_layer(
     deck = capsys.readouterr().out
     assert "general rules" in deck and "layer 3 = $L$" in deck and "layer 1 (" in deck
     assert "layer 2 (" not in deck
+
+
+def test_html_repr_is_the_pages_fragment(all_derivations: list[Derivation]) -> None:
+    for d in all_derivations:
+        shown = d._repr_html_()
+        assert shown.startswith('<div class="symbackprop">') and "<math" in shown
+        assert shown in render(d, "html")
