@@ -1,4 +1,4 @@
-"""`symbackprop derive`: the derivation as text, LaTeX, beamer slides or Markdown."""
+"""`symbackprop derive`: the derivation as text, LaTeX, beamer slides, Markdown or HTML."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 HELP = "derive every layer's partial derivatives and print them"
 #: The values of `render.Format`, named here so that the parser needs no SymPy (a test checks
 #: that the two agree).
-FORMATS = ("latex", "beamer", "markdown", "text")
+FORMATS = ("latex", "beamer", "markdown", "text", "html")
 #: Other names --format accepts.
 ALIASES = {"tex": "latex", "md": "markdown"}
 #: The formats a file name's extension allows; the first is what -o FILE alone gives.
@@ -23,6 +23,7 @@ EXTENSIONS = {
     ".tex": ("latex", "beamer"),
     ".md": ("markdown",),
     ".txt": ("text",),
+    ".html": ("html",),
 }
 
 
@@ -49,8 +50,9 @@ def register(commands: Commands) -> None:
         "--format",
         choices=(*FORMATS, *ALIASES),
         default=None,
-        help="latex (article; alias tex), beamer (slides), markdown ($$ blocks; alias md) or "
-        "text; default: from -o FILE's extension (.tex latex, .md markdown, .txt text), else text",
+        help="latex (article; alias tex), beamer (slides), markdown ($$ blocks; alias md), "
+        "text or html (one self-contained page: MathML, SVG diagrams); default: from -o FILE's "
+        "extension (.tex latex, .md markdown, .txt text, .html html), else text",
     )
     parser.add_argument(
         "-o", "--output", metavar="FILE", help="write to this file instead of stdout"
