@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -114,3 +115,19 @@ def test_the_training_step_computes_what_the_readable_functions_do(
         scale = max(1.0, float(np.max(np.abs(grad))))
         slack = 8 * np.finfo(float).eps * (1 + np.abs(params[key])) / lr
         assert np.all(np.abs(moved - grad) <= 1e-12 * scale + slack), key
+
+
+def test_in_place_statements_say_which_arrays_they_read() -> None:
+    """Liveness comes from the statements' operands: σ' = 1 - a² computed into a's own buffer
+    reads a only in its first statement, so it may; e^z (1 - e^z) computed into z reads z
+    again after overwriting it, so scale_code refuses."""
+    from symbackprop.notation import Act, Pre
+    from symbackprop.printing.inplace import inplace_code, reading, scale_code
+
+    a1, z1 = Act(1), Pre(1)
+    lines, _ = inplace_code(1 - a1**2, "a1", "s1_")
+    assert reading("a1", lines) == [0]
+    assert all(isinstance(line, str) for line in lines)
+    assert scale_code(1 - a1**2, "delta1", "a1", "s1_") is not None
+    expz = sympy.exp(z1)
+    assert scale_code(expz * (1 - expz) + z1, "delta1", "z1", "s1_") is None

@@ -10,6 +10,7 @@ template holds no logic of its own for the step.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sympy
@@ -18,7 +19,7 @@ from sympy import Expr
 from ..ir import Derivation, Equation
 from ..library import Z
 from ..notation import Elementwise, Hadamard, MatProd
-from ..printing.inplace import inplace_code, mentions, scale_code
+from ..printing.inplace import Line, inplace_code, reading, scale_code
 from ..printing.numpy import numpy_code
 from ..rewrite import stable
 from .readable import comment
@@ -27,7 +28,7 @@ Layer = dict[str, Any]
 
 
 def layers(
-    derivation: Derivation, loss_lines: list[str], loss_reads_z: bool
+    derivation: Derivation, loss_lines: list[Line], loss_reads_z: bool
 ) -> list[dict[str, Any]]:
     """Per layer, the in-place statements of the training step's hot path (sgd_step).
 
@@ -58,7 +59,8 @@ def layers(
             rest = stable(rest)
             info["delta"], used = inplace_code(rest, f"delta{number}", f"s{number}_")
             info["scale"] = "lr / n" if coeff == 1 else f"{numpy_code(coeff)} * lr / n"
-            later = info["delta"] + loss_lines + ([f"z{number}"] if loss_reads_z else [])
+            reads_z = [Line("", [f"z{number}"])] if loss_reads_z else []
+            later = info["delta"] + loss_lines + reads_z
         else:
             sigma = _slope(delta)
             slope = stable(sigma)
@@ -77,11 +79,11 @@ def layers(
         info["in_place"] = (
             not info["identity"]
             and not info["softmax"]
-            and set(mentions(info["forward"], f"z{number}")) <= {0}
-            and not mentions(later, f"z{number}")
+            and set(reading(f"z{number}", info["forward"])) <= {0}
+            and not reading(f"z{number}", later)
         )
         info["keep_z"] = not (info["identity"] or info["in_place"])
-        info["alias_z"] = info["identity"] and bool(mentions(later, f"z{number}"))
+        info["alias_z"] = info["identity"] and bool(reading(f"z{number}", later))
         info["scratch"] = list(range(1, max(scratch, used) + 1))
         info["comments"] = {
             kind: comment(eq)
@@ -169,7 +171,7 @@ def step_lines(
     output_kind: str,
     uses_log_a: bool,
     uses_log_1ma: bool,
-    loss_lines: list[str],
+    loss_lines: Sequence[str],
     loss_equation: list[str],
 ) -> list[str]:
     """The body of sgd_step after its buffers are fetched, down to `return value`."""

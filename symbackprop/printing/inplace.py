@@ -7,8 +7,7 @@ in-place translation fall back to `out[...] = <expression>`, which is correct bu
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import sympy
@@ -19,14 +18,46 @@ from ..rewrite import Logistic, Softplus, expm1, log1p
 from .numpy import numpy_code
 
 
+class Line(str):
+    """A statement's code, and the names of the network's arrays it reads as operands (not the
+    buffer it writes, nor partial results in buffers): liveness is decided from these, never
+    from the code text."""
+
+    reads: frozenset[str]
+
+    def __new__(cls, code: str, reads: Iterable[str] = ()) -> Line:
+        line = super().__new__(cls, code)
+        line.reads = frozenset(reads)
+        return line
+
+
+def reading(name: str, lines: list[Line]) -> list[int]:
+    """Indices of the statements that read the array `name`."""
+    return [index for index, line in enumerate(lines) if name in line.reads]
+
+
+def _names(*operands: Expr | str) -> set[str]:
+    """The arrays of the network an operand reads: the quantities in an expression.  A name
+    (the out buffer or a scratch buffer, holding a partial result) reads none of them."""
+    found: set[str] = set()
+    for operand in operands:
+        if not isinstance(operand, str):
+            leaves = operand.atoms(n.LayerQuantity, n.Target, sympy.Symbol)
+            found |= {numpy_code(leaf) for leaf in leaves}
+    return found
+
+
 @dataclass
 class InPlace:
     """Statements writing an expression into `out`, with scratch buffers named `scratch{i}`."""
 
     scratch_prefix: str
-    lines: list[str] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
     scratch_used: int = 0
     _free: list[str] = field(default_factory=list)
+
+    def _put(self, code: str, *operands: Expr | str) -> None:
+        self.lines.append(Line(code, _names(*operands)))
 
     def _scratch(self) -> str:
         if self._free:
@@ -40,9 +71,9 @@ class InPlace:
             expr = expr.args[0]
         negated = _negated_leaf(expr)
         if _is_leaf(expr):
-            self.lines.append(f"np.copyto({out}, {_leaf(expr)})")
+            self._put(f"np.copyto({out}, {_leaf(expr)})", expr)
         elif negated is not None:
-            self.lines.append(f"np.negative({_leaf(negated)}, out={out})")
+            self._put(f"np.negative({_leaf(negated)}, out={out})", negated)
         elif isinstance(expr, sympy.Add):
             self._add(expr, out)
         elif isinstance(expr, sympy.Mul):
@@ -51,10 +82,11 @@ class InPlace:
             value, condition = _selection(expr)  # type: ignore[misc]
             self.emit(value, out)
             off = numpy_code(sympy.Not(condition))
-            self.lines.append(f"np.copyto({out}, 0.0, where={off})")
+            self._put(f"np.copyto({out}, 0.0, where={off})", condition)
         elif isinstance(expr, Logistic):
             self._unary(expr.args[0], out, lambda src: f"np.multiply({src}, 0.5, out={out})")
-            self.lines += [f"np.tanh({out}, out={out})", f"{out} *= 0.5", f"{out} += 0.5"]
+            for code in (f"np.tanh({out}, out={out})", f"{out} *= 0.5", f"{out} += 0.5"):
+                self._put(code)
         elif isinstance(expr, Softplus):
             self._unary(expr.args[0], out, lambda src: f"np.logaddexp(0.0, {src}, out={out})")
         elif isinstance(expr, sympy.Pow) and expr.exp == 2:
@@ -66,22 +98,22 @@ class InPlace:
             if all(_is_leaf(arg) for arg in expr.args):
                 ufunc = "maximum" if isinstance(expr, sympy.Max) else "minimum"
                 left, right = sorted(expr.args, key=lambda arg: arg.is_Number)
-                self.lines.append(f"np.{ufunc}({_leaf(left)}, {_leaf(right)}, out={out})")
+                self._put(f"np.{ufunc}({_leaf(left)}, {_leaf(right)}, out={out})", left, right)
             else:
-                self.lines.append(f"{out}[...] = {numpy_code(expr)}")
+                self._put(f"{out}[...] = {numpy_code(expr)}", expr)
         elif isinstance(expr, sympy.Heaviside) and _is_leaf(expr.args[0]):
             at_zero = numpy_code(sympy.Float(expr.args[1] if len(expr.args) > 1 else 0.5))
-            self.lines.append(f"np.heaviside({_leaf(expr.args[0])}, {at_zero}, out={out})")
+            self._put(f"np.heaviside({_leaf(expr.args[0])}, {at_zero}, out={out})", expr.args[0])
         else:
-            self.lines.append(f"{out}[...] = {numpy_code(expr)}")
+            self._put(f"{out}[...] = {numpy_code(expr)}", expr)
 
     def _unary(self, arg: Expr, out: str, call: Callable[[str], str]) -> None:
         """A one-argument operation: straight from a leaf, or in place after computing arg."""
         if _is_leaf(arg):
-            self.lines.append(call(_leaf(arg)))
+            self._put(call(_leaf(arg)), arg)
         else:
             self.emit(arg, out)
-            self.lines.append(call(out))
+            self._put(call(out), out)
 
     def _add(self, expr: sympy.Add, out: str) -> None:
         constant, rest = expr.as_coeff_Add()
@@ -96,7 +128,9 @@ class InPlace:
         second = _signed_leaf(terms[1]) if len(terms) >= 2 else None
         if _signed_leaf(first) == (1, first) and second is not None:
             ufunc = "add" if second[0] > 0 else "subtract"
-            self.lines.append(f"np.{ufunc}({_leaf(first)}, {_leaf(second[1])}, out={out})")
+            self._put(
+                f"np.{ufunc}({_leaf(first)}, {_leaf(second[1])}, out={out})", first, second[1]
+            )
             terms = terms[2:]
         else:
             self.emit(first, out)
@@ -105,11 +139,11 @@ class InPlace:
             signed = _signed_leaf(term)
             if signed is not None:
                 op = "+=" if signed[0] > 0 else "-="
-                self.lines.append(f"{out} {op} {_leaf(signed[1])}")
+                self._put(f"{out} {op} {_leaf(signed[1])}", signed[1])
             else:
                 self._apply(term, out, "+=")
         if constant != 0:
-            self.lines.append(f"{out} += {_bare(constant)}")
+            self._put(f"{out} += {_bare(constant)}")
 
     def _mul(self, expr: sympy.Mul, out: str) -> None:
         coeff, rest = expr.as_coeff_Mul()
@@ -119,7 +153,9 @@ class InPlace:
         factors = sorted((f for f, d in zip(factors, divides, strict=True) if not d), key=_is_leaf)
         first = factors[0]
         if len(factors) >= 2 and _is_leaf(first) and _is_leaf(factors[1]):
-            self.lines.append(f"np.multiply({_leaf(first)}, {_leaf(factors[1])}, out={out})")
+            self._put(
+                f"np.multiply({_leaf(first)}, {_leaf(factors[1])}, out={out})", first, factors[1]
+            )
             factors = factors[2:]
         else:
             self.emit(first, out)
@@ -129,18 +165,18 @@ class InPlace:
         for divisor in divisors:
             self._apply(divisor, out, "/=")
         if coeff == -1:
-            self.lines.append(f"np.negative({out}, out={out})")
+            self._put(f"np.negative({out}, out={out})")
         elif coeff != 1:
-            self.lines.append(f"{out} *= {_bare(coeff)}")
+            self._put(f"{out} *= {_bare(coeff)}")
 
     def _apply(self, operand: Expr, out: str, op: str) -> None:
         """out op= operand, through a scratch buffer when the operand is not an array."""
         if _is_leaf(operand):
-            self.lines.append(f"{out} {op} {_leaf(operand)}")
+            self._put(f"{out} {op} {_leaf(operand)}", operand)
             return
         scratch = self._scratch()
         self.emit(operand, scratch)
-        self.lines.append(f"{out} {op} {scratch}")
+        self._put(f"{out} {op} {scratch}", scratch)
         self._free.append(scratch)
 
 
@@ -191,22 +227,16 @@ def _signed_leaf(expr: Expr) -> tuple[int, Expr] | None:
     return (-1, negated) if negated is not None else None
 
 
-def inplace_code(expr: Expr, out: str, scratch_prefix: str) -> tuple[list[str], int]:
+def inplace_code(expr: Expr, out: str, scratch_prefix: str) -> tuple[list[Line], int]:
     """The statements computing `expr` into `out`, and how many scratch buffers they use."""
     program = InPlace(scratch_prefix)
     program.emit(expr, out)
     return program.lines, program.scratch_used
 
 
-def mentions(lines: list[str], name: str) -> list[int]:
-    """Indices of the statements that mention the array `name`."""
-    pattern = re.compile(rf"\b{name}\b")
-    return [i for i, line in enumerate(lines) if pattern.search(line)]
-
-
 def scale_code(
     expr: Expr, target: str, spare: str, scratch_prefix: str
-) -> tuple[list[str], int] | None:
+) -> tuple[list[Line], int] | None:
     """Statements multiplying `target` by `expr` factor by factor, the one factor that is not an
     array computed into `spare`: an array `expr` may read, overwritten in the process.  None when
     that is unsafe (more than one such factor, or one that reads `spare` after writing it)."""
@@ -215,16 +245,16 @@ def scale_code(
     others = [f for f in factors if not _is_leaf(f)]
     if len(others) > 1:
         return None
-    lines = [f"{target} *= {_leaf(f)}" for f in factors if _is_leaf(f) and f != 1]
+    lines = [Line(f"{target} *= {_leaf(f)}", _names(f)) for f in factors if _is_leaf(f) and f != 1]
     used = 0
     if others:
         program = InPlace(scratch_prefix)
-        program.emit(others[0], "_spare_")
-        if any(index > 0 for index in mentions(program.lines, spare)):
+        program.emit(others[0], spare)
+        if any(index > 0 for index in reading(spare, program.lines)):
             return None
-        lines += [line.replace("_spare_", spare) for line in program.lines]
-        lines.append(f"{target} *= {spare}")
+        lines += program.lines
+        lines.append(Line(f"{target} *= {spare}", [spare]))
         used = program.scratch_used
     if coeff != 1:
-        lines.append(f"{target} *= {_bare(coeff)}")
+        lines.append(Line(f"{target} *= {_bare(coeff)}"))
     return lines, used
