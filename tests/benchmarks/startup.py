@@ -1,0 +1,66 @@
+"""Start-up and first-run times of the command line, as whole-process wall times.
+
+    python -m tests.benchmarks.startup [--repeat 5]
+
+Each command runs `repeat` times in turn with the others (interleaved, so drift on a shared
+machine falls on all alike); the table gives medians and the ratio to `python -c "import
+sympy"`, the yardstick of issue 14. Not part of the test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PY = sys.executable
+
+
+def commands(tmp: str) -> dict[str, list[str]]:
+    cli = [PY, "-m", "symbackprop"]
+    return {
+        "python -c pass": [PY, "-c", "pass"],
+        'python -c "import numpy"': [PY, "-c", "import numpy"],
+        'python -c "import sympy"': [PY, "-c", "import sympy"],
+        "symbackprop --help": [*cli, "--help"],
+        "symbackprop --version": [*cli, "--version"],
+        "symbackprop examples": [*cli, "examples"],
+        "symbackprop derive seed_chain": [*cli, "derive", "seed_chain"],
+        "symbackprop generate classifier": [
+            *cli,
+            "generate",
+            "classifier",
+            "-o",
+            str(Path(tmp, "c.py")),
+            "--force",
+        ],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = commands(tmp)
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        for _ in range(options.repeat):
+            for name, argv in runs.items():
+                start = time.perf_counter()
+                subprocess.run(argv, capture_output=True, check=True)
+                times[name].append(time.perf_counter() - start)
+    yardstick = statistics.median(times['python -c "import sympy"'])
+    print("| command | median wall time | × import sympy |")
+    print("|---|---:|---:|")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"| `{name}` | {median:.3f} s | {median / yardstick:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
