@@ -14,6 +14,8 @@ sympy.codegen.rewriting).  The printers only translate the nodes it leaves:
 - sqrt(c + k u^2) -> Hypot(sqrt(k) u, sqrt(c))   (np.hypot: no overflow of u^2)
 - F H(g), F (1 - H(g)) -> F where g > 0 (g <= 0), else 0   (no inf * 0 where F overflows
                                                   on the side the step switches off)
+- F (1 - tanh(u)^2) -> that product where 1 - tanh(u)^2 != 0, else 0   (sech^2 underflows
+                                                  to 0 long before a polynomial F overflows)
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ class Hypot(_Stable):
 
 def stable(expr: Expr) -> Expr:
     """`expr` with every overflow-prone or imprecise form replaced by its stable one."""
+    return _guard_sech2(_stable(expr)) if isinstance(expr, sympy.Basic) else expr
+
+
+def _stable(expr: Expr) -> Expr:
+    """stable() without its final pass over sech² products."""
     if not isinstance(expr, sympy.Basic) or expr.is_Atom:
         return expr
     if isinstance(expr, Hadamard):  # its elementwise factors are one product to rewrite
@@ -72,17 +79,17 @@ def stable(expr: Expr) -> Expr:
         factors = [arg.args[0] if isinstance(arg, Elementwise) else arg for arg in expr.args]
         rest = [f for f in factors if not isinstance(f, MatProd)]
         if len(rest) > 1:
-            return Hadamard(*products, Elementwise(stable(sympy.Mul(*rest))))
+            return Hadamard(*products, Elementwise(_stable(sympy.Mul(*rest))))
     if isinstance(expr, sympy.Mul | sympy.Pow):  # a whole product before its factors
         replaced = _logistic(expr)
         if replaced is not None and replaced != expr:
-            return stable(replaced)
-    args = [stable(arg) for arg in expr.args]
+            return _stable(replaced)
+    args = [_stable(arg) for arg in expr.args]
     node = expr.func(*args) if args != list(expr.args) else expr
     for rule in _RULES:
         replaced = rule(node)
         if replaced is not None and replaced != node:
-            return stable(replaced)
+            return _stable(replaced)
     return node
 
 
@@ -208,6 +215,32 @@ def _step(expr: Expr) -> Expr | None:
             return None
         return sympy.Piecewise((rest, on), (0, True))
     return None
+
+
+def _sech2_factor(expr: Expr) -> Expr | None:
+    """The factor 1 - tanh(u)^2 of a product that has other, non-numeric factors, else None."""
+    if not isinstance(expr, sympy.Mul):
+        return None
+    for factor in expr.args:
+        if not (isinstance(factor, sympy.Add) and len(factor.args) == 2):
+            continue
+        square = 1 - factor
+        tanh_squared = isinstance(square, sympy.Pow) and square.exp == 2
+        if tanh_squared and isinstance(square.base, sympy.tanh) and not (expr / factor).is_number:
+            return factor
+    return None
+
+
+def _guard_sech2(expr: Expr) -> Expr:
+    """Each product with 1 - tanh(u)^2 as a selection: the product where that factor is not 0,
+    else 0.  In floating point the factor is exactly 0 once |u| passes 19 (float64); GELU's
+    tanh form multiplies it by a polynomial in z that overflows at |z| = 1e103, and inf * 0
+    would be NaN where the true value is 0 to every digit.  One bottom-up pass (SymPy's
+    replace does not revisit what it put in)."""
+    return expr.replace(
+        lambda e: _sech2_factor(e) is not None,
+        lambda e: sympy.Piecewise((e, sympy.Ne(_sech2_factor(e), 0)), (0, True)),
+    )
 
 
 def _tanh(expr: Expr) -> Expr | None:

@@ -91,3 +91,27 @@ def test_exact_gelu_keeps_its_precision_far_in_the_negative_tail() -> None:
     grads = module.gradients(params, X, Y)
     assert grads["W1"][0, 0] == pytest.approx(float(slope * x), rel=1e-12)
     assert grads["W2"][0, 0] == pytest.approx(float(a1), rel=1e-12)
+
+
+def test_gelu_tanh_gradient_is_its_limit_at_huge_z() -> None:
+    """GELU's tanh form has σ' -> 1 as z -> +inf and -> 0 as z -> -inf; at |z| = 1e300 the
+    polynomial beside sech² overflows while sech² is 0, which used to give NaN (inf * 0)."""
+    gelu = custom_activation("0.5*z*(1 + tanh(0.7978845608*(z + 0.044715*z**3)))", "gelu_tanh")
+    net = Network("gt", 1, (Layer(1, gelu), Layer(1, activation("identity"))), custom_loss("a"))
+    module = load_module(generate(net).source, "gt")
+    for x, slope in ((1.0, 1.0), (-1.0, 0.0)):
+        params = {
+            "W1": np.array([[1e300]]),
+            "b1": np.array([0.0]),
+            "W2": np.array([[0.5]]),
+            "b2": np.array([0.0]),
+        }
+        X, Y = np.array([[x]]), np.zeros((1, 1))
+        with np.errstate(all="ignore"):
+            grads = module.gradients(params, X, Y)
+            stepped = {k: v.copy() for k, v in params.items()}
+            module.sgd_step(stepped, X, Y, 1.0)
+        # dE/dW1 = W2 σ'(z1) x and dE/db1 = W2 σ'(z1), z1 = 1e300 x
+        assert grads["W1"][0, 0] == 0.5 * slope * x
+        assert grads["b1"][0] == 0.5 * slope
+        assert params["b1"][0] - stepped["b1"][0] == 0.5 * slope

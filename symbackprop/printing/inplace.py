@@ -81,8 +81,15 @@ class InPlace:
         elif _selection(expr) is not None:
             value, condition = _selection(expr)  # type: ignore[misc]
             self.emit(value, out)
-            off = numpy_code(sympy.Not(condition))
-            self._put(f"np.copyto({out}, 0.0, where={off})", condition)
+            off = sympy.Not(condition)
+            scratch = None
+            if isinstance(off, sympy.core.relational.Relational) and not _is_leaf(off.lhs):
+                scratch = self._scratch()  # the condition's side first, in a buffer of its own
+                self.emit(off.lhs, scratch)
+                off = off.func(sympy.Symbol(scratch), off.rhs)
+            self._put(f"np.copyto({out}, 0.0, where={numpy_code(off)})", condition)
+            if scratch is not None:
+                self._free.append(scratch)
         elif isinstance(expr, Logistic):
             self._unary(expr.args[0], out, lambda src: f"np.multiply({src}, 0.5, out={out})")
             for code in (f"np.tanh({out}, out={out})", f"{out} *= 0.5", f"{out} += 0.5"):

@@ -405,7 +405,10 @@ class _Splitter:
         left."""
         out: list[Statement] = []
         while not self.fits(target, "=", numpy_code(expr)):
-            pieces = [pair.expr for pair in expr.args] if isinstance(expr, sympy.Piecewise) else []
+            pieces = []
+            if isinstance(expr, sympy.Piecewise):  # its values, and its conditions' sides
+                for pair in expr.args:
+                    pieces += [pair.expr, *getattr(pair.cond, "args", ())]
             candidates = [
                 arg
                 for arg in [*expr.args, *pieces]
