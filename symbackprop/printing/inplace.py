@@ -15,7 +15,7 @@ from sympy import Expr
 
 from .. import notation as n
 from ..rewrite import Logistic, Softplus, expm1, log1p
-from .numpy import numpy_code
+from .numpy import LINE_WIDTH, numpy_code
 
 
 class Line(str):
@@ -83,7 +83,9 @@ class InPlace:
             self.emit(value, out)
             off = sympy.Not(condition)
             scratch = None
-            if isinstance(off, sympy.core.relational.Relational) and not _is_leaf(off.lhs):
+            long = len(f"    np.copyto({out}, 0.0, where={numpy_code(off)})") > LINE_WIDTH
+            relational = isinstance(off, sympy.core.relational.Relational)
+            if long and relational and not _is_leaf(off.lhs):
                 scratch = self._scratch()  # the condition's side first, in a buffer of its own
                 self.emit(off.lhs, scratch)
                 off = off.func(sympy.Symbol(scratch), off.rhs)
