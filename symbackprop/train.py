@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import io
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, Literal
 
@@ -21,14 +19,49 @@ import numpy as np
 from .codegen import generate
 from .data import MAX_DATA_BYTES, describe_dtype, read_npz
 from .errors import SymbackpropError
-from .files import display_path, read_bounded, write_atomic
+from .files import check_output, display_path, read_bounded, write_atomic
 from .gradcheck import load_module
+from .printing.text import text
 from .spec import Network
 
 Params = dict[str, np.ndarray]
 PLOT_HINT = "--plot needs matplotlib: pip install symbackprop[plot]"
+#: A final loss above this many times the loss before training counts as diverging.
+DIVERGING_GROWTH = 1.5
 #: Plot size in inches at PLOT_DPI: 640 x 480 pixels.
 PLOT_SIZE, PLOT_DPI = (6.4, 4.8), 100
+
+
+#: The most weights and biases `check` and `train` hold (float64: 40 MB a copy, and training
+#: keeps a few copies: parameters, gradients, the generated step's temporaries).
+MAX_PARAMETERS = 5_000_000
+#: The most activations `train` computes at once: rows of the data times the units of every
+#: layer (z and a of each are kept for the backward pass).
+MAX_ACTIVATIONS = 50_000_000
+
+
+def parameter_count(network: Network) -> int:
+    """The weights and biases of `network`."""
+    sizes = network.sizes
+    return sum((sizes[i] + 1) * sizes[i + 1] for i in range(len(sizes) - 1))
+
+
+def check_size(network: Network, rows: int | None = None) -> None:
+    """Refuse at once a network (and, given `rows`, a data set) too large to hold in memory,
+    rather than fail part-way with a MemoryError."""
+    sizes = " -> ".join(str(n) for n in network.sizes)
+    count = parameter_count(network)
+    if count > MAX_PARAMETERS:
+        raise SymbackpropError(
+            f"{network.source}: layer sizes {sizes} make {count:,} weights and biases, more than"
+            f" the {MAX_PARAMETERS:,} that check and train hold in memory"
+        )
+    if rows is not None and rows * sum(network.sizes) > MAX_ACTIVATIONS:
+        raise SymbackpropError(
+            f"{network.source}: {rows:,} rows through layer sizes {sizes} make"
+            f" {rows * sum(network.sizes):,} activations, more than the {MAX_ACTIVATIONS:,}"
+            " that train computes at once; use fewer rows or smaller layers"
+        )
 
 
 @dataclass(frozen=True)
@@ -52,6 +85,8 @@ class TrainResult:
     history: list[float]
     metrics: Metrics
     mode: str  # "full batch (GD)", "SGD (batch size 1)" or "minibatches of N"
+    #: A warning when the loss ended well above where it began (too large a learning rate).
+    diverged: str | None = None
 
 
 @lru_cache(maxsize=8)
@@ -88,9 +123,11 @@ def train_network(
     """
     X, Y = _check_arrays(network, X, Y)
     _check_settings(lr, epochs, batch_size, seed, len(X))
+    check_size(network, len(X))
     module = module_for(network)
     expected = module.init_params(seed=seed)
     params = expected if init is None else check_params(init, expected, "init")
+    start = {key: value.copy() for key, value in params.items()}
     history: list[float] = []
 
     def watch(epoch: int, value: float) -> None:
@@ -101,28 +138,94 @@ def train_network(
             callback(epoch, value)
 
     with np.errstate(all="ignore"):  # overflow in exp() saturates correctly; NaN is caught
+        before = float(module.loss(start, X, Y))
+        if not math.isfinite(before):
+            raise _not_finite(network, module, [start], X, Y, 1, before, lr)
         try:
             module.train(
                 params, X, Y, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, callback=watch
             )
         except _Diverged as err:
-            raise SymbackpropError(
-                f"training diverged at epoch {err.epoch} (loss {err.value}); try a smaller"
-                f" learning rate than {lr:g}"
+            raise _not_finite(
+                network, module, [params, start], X, Y, err.epoch, err.value, lr
             ) from None
         metrics = evaluate(network, params, X, Y)
     if not math.isfinite(metrics.loss):  # the last update overflowed
-        raise SymbackpropError(
-            f"training diverged at epoch {epochs} (final loss {metrics.loss}); try a smaller"
-            f" learning rate than {lr:g}"
+        raise _not_finite(network, module, [params, start], X, Y, epochs, metrics.loss, lr)
+    diverged = None
+    if metrics.loss > DIVERGING_GROWTH * before + 1e-12:
+        diverged = (
+            f"training diverged: the loss rose from {before:.6g} before training to"
+            f" {metrics.loss:.6g}; try a smaller learning rate than {lr:g}"
         )
-    return TrainResult(params, history, metrics, batch_mode(batch_size, len(X)))
+    return TrainResult(params, history, metrics, batch_mode(batch_size, len(X)), diverged)
+
+
+class Diverged(SymbackpropError):
+    """The loss stopped being finite because the steps grew without bound (too large a
+    learning rate): the command line's exit status 1, as for `gd`, not bad input."""
 
 
 class _Diverged(Exception):
     def __init__(self, epoch: int, value: float) -> None:
         super().__init__(epoch, value)
         self.epoch, self.value = epoch, value
+
+
+def _not_finite(
+    network: Network,
+    module: ModuleType,
+    candidates: list[Params],
+    X: np.ndarray,
+    Y: np.ndarray,
+    epoch: int,
+    value: float,
+    lr: float,
+) -> SymbackpropError:
+    """Why the loss became NaN or infinite: an activation or the loss evaluated outside where it
+    is defined (bad input, named: sqrt of a negative z), else divergence (`Diverged`). Each of
+    `candidates` (the parameters then, those at the start) is looked at, first finite first."""
+    for params in candidates:
+        if not all(np.all(np.isfinite(v)) for v in params.values()):
+            continue
+        _, cache = module.forward(params, X)
+        for number, layer in enumerate(network.layers, start=1):
+            z, a = cache[f"z{number}"], cache[f"a{number}"]
+            if not np.all(np.isfinite(z)):
+                break  # overflow: divergence
+            bad = np.argwhere(np.isnan(a))  # from a finite z
+            if len(bad):
+                row, unit = (int(i) for i in bad[0])
+                at = float(z[row, unit]) if not layer.activation.is_softmax else None
+                where = f"layers[{number - 1}].activation (layer {number})"
+                act = layer.activation
+                formula = f" = {text(act.expr)}" if act.expr is not None and not act.builtin else ""
+                point = f" at z = {at:.6g}" if at is not None else ""
+                return SymbackpropError(
+                    f"{network.source}: {where}: {act.name}{formula} gave NaN{point} (data row"
+                    f" {row + 1}, unit {unit + 1}) at epoch {epoch}: {_domain_hint(formula, at)}"
+                )
+        else:
+            loss = float(module.loss(params, X, Y))
+            if math.isnan(loss):  # inf is overflow: divergence
+                name = network.loss.name
+                return SymbackpropError(
+                    f"{network.source}: loss: {name} gave NaN at epoch {epoch} for"
+                    " finite outputs: the loss is evaluated outside where it is defined"
+                )
+    return Diverged(
+        f"training diverged at epoch {epoch} (loss {value}); try a smaller learning rate than"
+        f" {lr:g}"
+    )
+
+
+def _domain_hint(formula: str, at: float | None) -> str:
+    """What NaN from an activation most likely means, in words."""
+    if at is not None and at < 0 and "sqrt" in formula:
+        return "the square root of a negative number (try sqrt(abs(z)) or softplus)"
+    if at is not None and at <= 0 and "log" in formula:
+        return "the logarithm of a number that is not positive"
+    return "the activation is not defined there"
 
 
 def _check_arrays(network: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -209,7 +312,8 @@ def evaluate(network: Network, params: Params, X: np.ndarray, Y: np.ndarray) -> 
 def load_params(path: str, network: Network) -> Params:
     """Parameters saved by --save, checked against the network's keys and shapes."""
     shown = display_path(path)
-    raw = read_bounded(path, MAX_DATA_BYTES, expected="an .npz file")
+    # protect=False: --init p.npz --save p.npz continues a training run in place
+    raw = read_bounded(path, MAX_DATA_BYTES, expected="an .npz file", protect=False)
     arrays = read_npz(raw, shown)
     return check_params(arrays, module_for(network).init_params(seed=0), shown)
 
@@ -255,19 +359,9 @@ def _write_binary(path: str, write: Callable[[IO[bytes]], object]) -> None:
 
 
 def check_writable(path: str) -> None:
-    """Refuse, before any training, an output path that cannot be a new or replaced file."""
-    shown = display_path(path)
-    if not path or path.endswith(("/", os.sep)):
-        raise SymbackpropError(f"{shown or 'the output file name'}: expected a file name")
-    target = Path(path)
-    try:
-        if target.is_dir():
-            raise SymbackpropError(f"{shown}: is a directory, expected a file name")
-        folder = target.resolve().parent
-        if not folder.is_dir():
-            raise SymbackpropError(f"{shown}: the folder {display_path(folder)} does not exist")
-    except (OSError, ValueError):
-        raise SymbackpropError(f"{shown}: not a usable file name") from None
+    """Refuse, before any training, an output path that cannot be a new or replaced file (a
+    folder, a missing or read-only folder, a read-only file, an input of the run)."""
+    check_output(path)
 
 
 def describe(metrics: Metrics) -> str:

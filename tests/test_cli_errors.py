@@ -420,3 +420,116 @@ def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
         )
     assert done.returncode == cli.EXIT_BROKEN_PIPE
     assert done.stderr == ""
+
+
+# ---------------------------------------------------------------- issue 14's fault campaign
+
+
+def run_shell(script: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """A shell line with `S` the command (for redirections Python cannot set up): status and
+    stderr."""
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "S": f"{sys.executable} -m symbackprop", **(env or {})},
+    )
+    return done.returncode, done.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_standard_output_on_a_full_device(tmp_path: Path) -> None:
+    status, err = run_shell("$S derive seed_chain > /dev/full", tmp_path)
+    assert status == 2
+    check_one_error_line(err, "standard output", "No space left on device")
+
+
+def test_standard_output_closed(tmp_path: Path) -> None:
+    status, err = run_shell("$S derive seed_chain >&-", tmp_path)
+    assert status == 2
+    check_one_error_line(err, "standard output is closed", "-o FILE")
+
+
+def test_unbuffered_short_write_is_not_dropped(tmp_path: Path) -> None:
+    # ulimit -f: the write past 8 KiB is short, then EFBIG (Python ignores SIGXFSZ); with
+    # PYTHONUNBUFFERED=1 the text layer used to drop the rest and exit 0.
+    script = "ulimit -f 8; $S derive seed_chain --format latex > out.tex"
+    status, err = run_shell(script, tmp_path, {"PYTHONUNBUFFERED": "1"})
+    assert status == 2
+    check_one_error_line(err, "standard output", "File too large")
+
+
+def test_reader_leaving_early_is_exit_141(tmp_path: Path) -> None:
+    # More than a pipe holds (64 KiB), so the write is still going when head leaves.
+    spec = tmp_path / "deep.toml"
+    deep = 'name = "deep"\ninputs = 1\nloss = "squared_error"\n' + (
+        '[[layers]]\nunits = 3\nactivation = "tanh"\n' * 30
+    )
+    spec.write_text(deep, encoding="utf-8")
+    status, err = run_shell(
+        "$S derive deep.toml --format latex | head -c 10 > /dev/null; exit ${PIPESTATUS[0]}",
+        tmp_path,
+    )
+    assert (status, err) == (cli.EXIT_BROKEN_PIPE, "")
+
+
+def test_c_locale_writes_utf8(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "symbackprop", "derive", "seed_chain"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "σ".encode() in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["check", "xor", "--seed", "-1"], ["--seed", "0 or more", "-1"]),
+        (["verify", "seed_chain", "E = 1", "--seed", "-5"], ["--seed", "0 or more", "-5"]),
+        (["verify", "seed_chain", "E = " + "9" * 4301], ["4300 digits"]),
+    ],
+    ids=["check-seed", "verify-seed", "verify-4301-digits"],
+)
+def test_bad_numbers_are_one_line(
+    argv: list[str], needles: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, printed, err = run_main(capsys, *argv)
+    assert status == 2 and printed == ""
+    check_one_error_line(err, *needles)
+
+
+WIDE = variant("units = 3", "units = 1000000").replace(
+    "[[layers]]\nunits = 1\n",
+    "[[layers]]\nunits = 1000000\nactivation = 'tanh'\n\n[[layers]]\nunits = 1\n",
+)
+
+
+@pytest.mark.parametrize("command", ["check", "train"])
+def test_a_network_too_large_for_memory_is_refused(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "wide.toml"
+    spec.write_text(WIDE, encoding="utf-8")
+    extra = ["--data", "xor"] if command == "train" else []
+    status, _, err = run_main(capsys, command, str(spec), *extra)
+    assert status == 2
+    check_one_error_line(err, "wide.toml", "1,000,005,000,001 weights and biases", "5,000,000")
+
+
+def test_self_check_on_1024_layers_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "deep.toml"
+    deep = 'name = "deep"\ninputs = 1\nloss = "squared_error"\n' + (
+        '[[layers]]\nunits = 1\nactivation = "tanh"\n' * 1024
+    )
+    spec.write_text(deep, encoding="utf-8")
+    status, printed, err = run_main(capsys, "derive", str(spec), "--self-check")
+    assert status == 2 and printed == ""
+    check_one_error_line(err, "--self-check", "at most")

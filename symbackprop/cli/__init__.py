@@ -38,6 +38,7 @@ __all__ = [
     "EXIT_OK",
     "main",
     "parser",
+    "write_stdout",
 ]
 
 #: The subcommands, in the order `symbackprop --help` lists them; each is `cli/NAME.py`.
@@ -86,9 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     command = _command_in(words)
     args = parser(command).parse_args(words)
+    from ..files import protect_inputs
+
     try:
-        status = int(command_module(args.command).run(args))
-        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        _utf8_stdout()
+        with protect_inputs():
+            status = int(command_module(args.command).run(args))
+        _flush_stdout()  # a closed pipe or a full disk shows here, not at exit
         return status
     except SymbackpropError as err:
         print(f"symbackprop: error: {err}", file=sys.stderr)
@@ -101,11 +106,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
 
 
+def write_stdout(text: str) -> None:
+    """Write `text` to standard output as UTF-8, every byte of it: a short write (a nearly
+    full disk, PYTHONUNBUFFERED=1) is continued, and a failure is one line, never dropped. A
+    reader that went away raises BrokenPipeError (exit 141)."""
+    from ..files import write_all
+
+    stream = sys.stdout
+    if stream is None:  # started with >&-
+        raise SymbackpropError("standard output is closed; write to a file with -o FILE")
+    _flush_stdout()
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture it)
+        stream.write(text)
+        return
+    try:
+        write_all(fd, text.encode("utf-8"))
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        _discard_stdout()
+        raise SymbackpropError(_stdout_failed(err)) from None
+
+
+def _flush_stdout() -> None:
+    """Flush what print() left in the buffer; a failure other than a closed pipe is one line."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        _discard_stdout()
+        raise SymbackpropError(_stdout_failed(err)) from None
+
+
+def _stdout_failed(err: OSError) -> str:
+    return f"standard output: cannot write ({err.strerror or 'error'})"
+
+
+def _utf8_stdout() -> None:
+    """Outputs are UTF-8 (as -o FILE writes them) whatever the locale: under LC_ALL=C with
+    PYTHONUTF8=0, standard output would otherwise refuse σ and η."""
+    import codecs
+
+    stream = sys.stdout
+    encoding = getattr(stream, "encoding", None)
+    if stream is None or not encoding or codecs.lookup(encoding).name == "utf-8":
+        return
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(encoding="utf-8")
+
+
 def _discard_stdout() -> None:
     """Point stdout at the null device, so that Python's final flush cannot fail again."""
     try:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, sys.stdout.fileno())
         os.close(null)
-    except (OSError, ValueError):  # not a real file (tests capture it)
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture it), or None
         pass

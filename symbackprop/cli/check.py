@@ -40,11 +40,16 @@ def register(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the gradients and print the table; returns the exit status."""
+    from ..errors import SymbackpropError
     from ..gradcheck import gradcheck, report
     from ..progress import Progress
     from ..spec import load_spec
+    from ..train import check_size
 
+    if args.seed < 0:  # NumPy's seeds are 0 or more
+        raise SymbackpropError(f"--seed must be 0 or more, got {args.seed}")
     network = load_spec(args.spec)
+    check_size(network)
     with Progress(keep=False) as progress:
         result = gradcheck(network, seed=args.seed, progress=progress)
     print(report(result))

@@ -112,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
 
     fmt = output_format(args.format, args.output)
     network = load_spec(args.spec)
+    if args.self_check:  # too large a network is refused before deriving, not after
+        from ..selfcheck import check_small
+
+        check_small(network)
     layer_words = args.layers.split(",") if args.layers is not None else None
     if args.brief:
         layer_words = [*(layer_words or []), "L", "1"]
@@ -131,5 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None:
         write_atomic(args.output, document)
     else:
-        sys.stdout.write(document)
+        from . import write_stdout
+
+        write_stdout(document)
     return status

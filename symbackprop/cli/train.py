@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..arguments import number_arg, paragraph, whole_number_arg
-from .exits import EXIT_OK, status_line
+from .exits import EXIT_FAILED, EXIT_OK, status_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see cli/__init__)
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def register(commands: Commands) -> None:
         "  symbackprop train classifier --data two_class --epochs 300 --batch-size 20 \\\n"
         "      --plot loss.png --save params.npz\n"
         "  symbackprop train classifier --data two_class --epochs 50 --init params.npz\n"
-        + status_line(ok="trained", failed=None),
+        + status_line(ok="trained", failed="training diverged"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("spec", help="a TOML spec file, or the name of a bundled example")
@@ -79,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     from ..progress import Progress
     from ..spec import load_spec
     from ..train import (
+        Diverged,
+        check_size,
         check_writable,
         describe,
         load_params,
@@ -89,29 +92,35 @@ def run(args: argparse.Namespace) -> int:
     )
 
     network = load_spec(args.spec)
+    check_size(network)
     if args.plot:
         require_matplotlib()  # fail before training, not after it
         check_writable(args.plot)
     if args.save:
         check_writable(args.save)
     X, Y = load_data(args.data, network)
+    check_size(network, len(X))
     init = load_params(args.init, network) if args.init else None
     with Progress() as progress:
 
         def show(epoch: int, value: float) -> None:
             progress("epoch", epoch + 1, args.epochs, f"loss {value:.6g}")
 
-        result = train_network(
-            network,
-            X,
-            Y,
-            lr=args.lr,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            init=init,
-            callback=show,
-        )
+        try:
+            result = train_network(
+                network,
+                X,
+                Y,
+                lr=args.lr,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                init=init,
+                callback=show,
+            )
+        except Diverged as err:  # a failed run, as gd's divergence, not bad input
+            print(f"symbackprop: {err}", file=sys.stderr)
+            return EXIT_FAILED
     rows = f"{len(X)} row{'s' * (len(X) != 1)}"
     start = f", from {display_path(args.init)}" if args.init else ""
     epochs = f"{args.epochs} epoch{'s' * (args.epochs != 1)}"
@@ -127,4 +136,7 @@ def run(args: argparse.Namespace) -> int:
         title = f"{network.name}: lr {args.lr:g}, {result.mode}"
         save_plot(args.plot, result.history, title, f"mean loss ({network.loss.name})")
         print(f"wrote {display_path(args.plot)}")
+    if result.diverged:
+        print(f"symbackprop: warning: {result.diverged}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK

@@ -8,6 +8,7 @@ is the command run (so `verify --help` loads SymPy and lark); they move here onc
 from __future__ import annotations
 
 import argparse
+import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see cli/__init__)
 if TYPE_CHECKING:
@@ -26,5 +27,16 @@ def register(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     """Verify the equations and print the verdicts; returns the exit status."""
     from .. import verify
+    from ..errors import SymbackpropError
 
-    return int(verify.run(args))
+    if getattr(args, "seed", 0) < 0:  # NumPy's seeds are 0 or more
+        raise SymbackpropError(f"--seed must be 0 or more, got {args.seed}")
+    try:
+        return int(verify.run(args))
+    except ValueError as err:  # int() of a numeral longer than sys.get_int_max_str_digits()
+        if "integer string conversion" not in str(err):
+            raise
+        raise SymbackpropError(
+            f"a number in the equation has more than {sys.get_int_max_str_digits()} digits, "
+            "more than can be read"
+        ) from None
