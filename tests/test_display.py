@@ -204,3 +204,54 @@ def test_html_repr_is_the_pages_fragment(all_derivations: list[Derivation]) -> N
         shown = d._repr_html_()
         assert shown.startswith('<div class="symbackprop">') and "<math" in shown
         assert shown in render(d, "html")
+
+
+#: Custom activations SymPy keeps as Abs, Max, Min and Piecewise (leaky_relu, hard-tanh).
+KINKED = """\
+name = "kinked"
+inputs = 2
+loss = { expr = "abs(a - y)", name = "l1" }
+
+[[layers]]
+units = 2
+activation = { expr = "abs(z)", name = "absact" }
+
+[[layers]]
+units = 2
+activation = { name = "leaky_relu", slope = 0.2 }
+
+[[layers]]
+units = 2
+activation = { expr = "max(-1, min(1, z))", name = "hard_tanh" }
+
+[[layers]]
+units = 1
+activation = { expr = "max(0, z) + min(0, z)/2", name = "mm" }
+"""
+
+SYMPY_NAMES = ("Max(", "Min(", "Abs(", "Piecewise(", "Eq(", "Ne(")
+
+
+def test_text_shows_no_sympy_names() -> None:
+    """max, min, |z| and cases in the lecture's words; no `· 1 ·` factors, no `1/5 z`."""
+    page = render(derive(load_spec_text(KINKED)), "text")
+    for name in SYMPY_NAMES:
+        assert name not in page, name
+    assert "· 1 ·" not in page and "1/5 z" not in page
+    assert "σ(z) = |z|" in page
+    assert "σ(z) = z if z > 0 else z/5" in page
+    assert "σ(z) = (2 max(0, z) + min(0, z))/2" in page
+    assert "max(-1, min(1, z))" in page
+    assert " if " in page and " else " in page
+
+
+def test_latex_prints_kinks_as_maths() -> None:
+    r"""\max, \min, \left|...\right| and cases in LaTeX (and in MathML), no `\cdot 1 \cdot`."""
+    derivation = derive(load_spec_text(KINKED))
+    tex = render(derivation, "latex")
+    for name in (*SYMPY_NAMES, "Max", "Abs", "Piecewise", r"\cdot 1 \cdot"):
+        assert name not in tex, name
+    assert r"\max\left(0, z\right)" in tex and r"\min\left(" in tex
+    assert r"\left|{z}\right|" in tex and r"\begin{cases}" in tex
+    page = render(derivation, "html")
+    assert "Max" not in page and "Piecewise" not in page and "Abs" not in page

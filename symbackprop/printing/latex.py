@@ -107,7 +107,8 @@ class LectureLatexPrinter(LatexPrinter):
         return text
 
     def _print_Chain(self, expr: n.Chain) -> str:
-        return r" \cdot ".join(self._factor(arg) for arg in expr.args)
+        factors = [arg for arg in expr.args if arg != 1] or [sympy.S.One]  # no "w \cdot 1 \cdot"
+        return r" \cdot ".join(self._factor(arg) for arg in factors)
 
     def _print_Transposed(self, expr: n.Transposed) -> str:
         return rf"\left({self._print(expr.args[0])}\right)^{{T}}"

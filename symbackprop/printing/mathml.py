@@ -164,7 +164,8 @@ class LectureMathMLPrinter(MathMLPresentationPrinter):
         return printed
 
     def _print_Chain(self, expr: n.Chain) -> Element:
-        return self._joined([self._factor(arg) for arg in expr.args], "\N{MIDDLE DOT}")
+        factors = [arg for arg in expr.args if arg != 1] or [sympy.S.One]  # no "w · 1 · ∂E/∂a"
+        return self._joined([self._factor(arg) for arg in factors], "\N{MIDDLE DOT}")
 
     def _print_Transposed(self, expr: n.Transposed) -> Element:
         return self._el("msup", self._parens(self._print(expr.args[0])), self._mi("T"))

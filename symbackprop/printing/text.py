@@ -78,7 +78,52 @@ class LectureTextPrinter(StrPrinter):
         if split is None:
             return str(super()._print_Add(expr, order))
         coeff, rest = split
+        if _fraction(coeff):  # (2 max(0, z) + min(0, z))/2, not 1/2(...)
+            p, q = int(coeff.p), int(coeff.q)
+            lead = "" if p == 1 else "-" if p == -1 else f"{p}"
+            return f"{lead}({self._print(rest)})/{q}"
         return f"{self._print(coeff)}({self._print(rest)})"
+
+    def _print_Max(self, expr: sympy.Max) -> str:
+        return f"max({', '.join(self._print(arg) for arg in expr.args)})"
+
+    def _print_Min(self, expr: sympy.Min) -> str:
+        return f"min({', '.join(self._print(arg) for arg in expr.args)})"
+
+    def _print_Abs(self, expr: sympy.Abs) -> str:
+        return f"|{self._print(expr.args[0])}|"
+
+    def _print_Piecewise(self, expr: sympy.Piecewise) -> str:
+        """(z if z > 0 else z/5): in parentheses, so that it reads as one factor anywhere;
+        `text` leaves them off a whole expression."""
+        return f"({self.piecewise_body(expr)})"
+
+    def piecewise_body(self, expr: sympy.Piecewise) -> str:
+        """The cases of a Piecewise as Python writes them: `z if z > 0 else z/5`."""
+        parts = []
+        for value, condition in expr.args:
+            if condition == sympy.true:
+                parts.append(str(self._print(value)))
+                break
+            parts.append(f"{self._print(value)} if {self._print(condition)}")
+        return " else ".join(parts)
+
+    def _print_Relational(self, expr: sympy.core.relational.Relational) -> str:
+        symbol = _RELATIONS.get(expr.rel_op, expr.rel_op)
+        return f"{self._print(expr.lhs)} {symbol} {self._print(expr.rhs)}"
+
+    def _print_And(self, expr: sympy.And) -> str:
+        return " and ".join(self._condition(arg) for arg in expr.args)
+
+    def _print_Or(self, expr: sympy.Or) -> str:
+        return " or ".join(self._condition(arg) for arg in expr.args)
+
+    def _print_Not(self, expr: sympy.Not) -> str:
+        return f"not {self._condition(expr.args[0])}"
+
+    def _condition(self, expr: Expr) -> str:
+        text = str(self._print(expr))
+        return f"({text})" if isinstance(expr, sympy.And | sympy.Or) else text
 
     def _print_Sum(self, expr: sympy.Sum) -> str:
         index, low, high = expr.limits[0]
@@ -93,7 +138,8 @@ class LectureTextPrinter(StrPrinter):
         return text
 
     def _print_Chain(self, expr: n.Chain) -> str:
-        return " · ".join(self._factor(arg) for arg in expr.args)
+        factors = [arg for arg in expr.args if arg != 1] or [sympy.S.One]  # no "w · 1 · ∂E/∂a"
+        return " · ".join(self._factor(arg) for arg in factors)
 
     def _print_Transposed(self, expr: n.Transposed) -> str:
         return f"({self._print(expr.args[0])})ᵀ"
@@ -126,6 +172,10 @@ class LectureTextPrinter(StrPrinter):
         num, den = sympy.fraction(rest, exact=True)
         if den != 1 and coeff.is_Integer and coeff > 0:  # 2 exp(-z^2)/sqrt(pi)
             num, coeff = coeff * num, sympy.S.One
+        if _fraction(coeff):  # z/5 and -3 z/5, not 1/5 z
+            p, q = int(coeff.p), int(coeff.q)
+            num, den = abs(p) * num, q * den
+            coeff = sympy.S.NegativeOne if p < 0 else sympy.S.One
         sep = " ⊙ " if self._elementwise else " "
         body = sep.join(self._factor(f) for f in lecture_factors(num))
         if den != 1:
@@ -151,9 +201,19 @@ class LectureTextPrinter(StrPrinter):
         return f"{base_text}^{exp_text if exponent.is_Integer else f'({exp_text})'}"
 
 
+_RELATIONS = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤"}
+
+
+def _fraction(coeff: Expr) -> bool:
+    """A coefficient printed as a fraction (1/5, not 0.2): folded into the quotient."""
+    return bool(coeff.is_Rational and not coeff.is_Integer and decimal(coeff) is None)
+
+
 _PRINTER = LectureTextPrinter()
 
 
 def text(expr: Expr) -> str:
     """An expression in the lecture's notation as plain Unicode text."""
+    if isinstance(expr, sympy.Piecewise):
+        return _PRINTER.piecewise_body(expr)
     return str(_PRINTER.doprint(expr))
