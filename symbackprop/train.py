@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from .files import check_output, display_path, read_bounded, write_atomic
 from .gradcheck import load_module
 from .printing.text import text
 from .spec import Network
+
+if TYPE_CHECKING:
+    from .plots import Boundary
 
 Params = dict[str, np.ndarray]
 PLOT_HINT = "--plot needs matplotlib: pip install symbackprop[plot]"
@@ -324,19 +327,25 @@ def save_params(path: str, params: Params) -> None:
     _write_binary(path, lambda handle: np.savez(handle, **arrays))
 
 
-def save_plot(path: str, history: list[float], title: str, ylabel: str) -> None:
-    """Loss per epoch as a PNG of PLOT_SIZE * PLOT_DPI pixels, written atomically."""
+def save_plot(
+    path: str,
+    history: list[float],
+    title: str,
+    ylabel: str,
+    *,
+    lr: float | None = None,
+    boundary: Boundary | None = None,
+) -> None:
+    """Loss per epoch (the learning rate in the legend) as a PNG of PLOT_SIZE * PLOT_DPI
+    pixels, written atomically; with a `boundary`, a second panel as wide: the decision
+    boundary of a two-input classifier (plots.py)."""
+    from .plots import loss_figure
+
     figure_class, canvas_class = require_matplotlib()
-    figure = figure_class(figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    figure = loss_figure(
+        figure_class, history, title=title, ylabel=ylabel, lr=lr, boundary=boundary
+    )
     canvas_class(figure)
-    axes = figure.add_subplot()
-    epochs = np.arange(1, len(history) + 1)
-    axes.plot(epochs, history, marker="." if len(history) <= 50 else None)
-    axes.set_xlabel("epoch")
-    axes.set_ylabel(ylabel)
-    axes.set_title(title)
-    axes.grid(True, alpha=0.3)
-    figure.tight_layout()
     _write_binary(path, lambda handle: figure.savefig(handle, format="png", dpi=PLOT_DPI))
 
 

@@ -273,6 +273,52 @@ def test_plot_writes_a_png_of_the_right_size(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png"]
 
 
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    assert data[-8:-4] == b"IEND"  # complete
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+@pytest.mark.parametrize(
+    ("spec", "data", "extra"),
+    [("xor", "xor", ()), ("classifier", "two_class", ("--batch-size", "20"))],
+)
+def test_plot_of_a_two_input_classifier_adds_its_decision_boundary(
+    spec: str, data: str, extra: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One sigmoid output (xor) or softmax (classifier): the loss panel and, as wide again,
+    the boundary predicted on a grid with the data points."""
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "plot.png"
+    status, out, err = run_main(
+        capsys, spec, "--data", data, "--epochs", "20", *extra, "--plot", str(target)
+    )
+    assert status == 0, err
+    assert _png_size(target) == (1280, 480)
+    assert 20_000 < target.stat().st_size < 2_000_000
+    assert f"wrote {target}" in out
+
+
+def test_plot_figure_names_the_learning_rate_and_the_boundary() -> None:
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from symbackprop.plots import Boundary, is_two_input_classifier, loss_figure
+
+    assert is_two_input_classifier(load_spec("xor"))
+    assert is_two_input_classifier(load_spec("classifier"))
+    assert not is_two_input_classifier(load_spec("single_neuron"))
+    X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    boundary = Boundary(lambda rows: 1 / (1 + np.exp(-(rows[:, :1] - 0.5))), X, X[:, :1], False)
+    figure = loss_figure(Figure, [1.0, 0.5], title="t", ylabel="E", lr=0.25, boundary=boundary)
+    loss, panel = figure.axes[:2]
+    assert loss.get_legend().get_texts()[0].get_text() == "learning rate η = 0.25"
+    assert "decision boundary" in panel.get_title()
+    assert [t.get_text() for t in panel.get_legend().get_texts()] == ["class 0", "class 1"]
+
+
 def test_plot_without_matplotlib_gives_a_hint(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """Train and print the result; returns the exit status (errors raise SymbackpropError)."""
     from ..data import load_data
     from ..files import display_path
+    from ..plots import Boundary, is_two_input_classifier
     from ..progress import Progress
     from ..spec import load_spec
     from ..train import (
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         check_writable,
         describe,
         load_params,
+        module_for,
         require_matplotlib,
         save_params,
         save_plot,
@@ -134,7 +136,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {display_path(args.save)}")
     if args.plot:
         title = f"{network.name}: lr {args.lr:g}, {result.mode}"
-        save_plot(args.plot, result.history, title, f"mean loss ({network.loss.name})")
+        boundary = None
+        if is_two_input_classifier(network):
+            module, params = module_for(network), result.params
+            boundary = Boundary(
+                lambda rows: module.predict(params, rows),
+                X,
+                Y,
+                network.layers[-1].activation.is_softmax,
+            )
+        ylabel = f"mean loss ({network.loss.name})"
+        save_plot(args.plot, result.history, title, ylabel, lr=args.lr, boundary=boundary)
         print(f"wrote {display_path(args.plot)}")
     if result.diverged:
         print(f"symbackprop: warning: {result.diverged}", file=sys.stderr)
