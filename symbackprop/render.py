@@ -26,13 +26,14 @@ if TYPE_CHECKING:  # not at run time: ir imports this module (lazily) to display
     from .ir import ActivationRule, Derivation, Equation, View
     from .progress import Report
 
-Format = Literal["latex", "beamer", "markdown", "text", "html"]
+Format = Literal["latex", "beamer", "markdown", "text", "html", "revealjs"]
 FORMATS: dict[Format, str] = {
     "latex": "derivation/article.tex.jinja",
     "beamer": "derivation/beamer.tex.jinja",
     "markdown": "derivation/markdown.md.jinja",
     "text": "derivation/text.txt.jinja",
     "html": "derivation/page.html.jinja",
+    "revealjs": "derivation/slides.html.jinja",
 }
 #: Not a --format: the HTML a Derivation shows in notebooks (`Derivation._repr_html_`), which is
 #: also the body of the html format's page.
@@ -46,6 +47,7 @@ SUFFIXES: dict[Format, str] = {
     "markdown": ".md",
     "text": ".txt",
     "html": ".html",
+    "revealjs": ".slides.html",
 }
 
 
@@ -139,19 +141,22 @@ def slides_with_diagram(
 
 def equation_height(eq: dict[str, Any]) -> float:
     """An estimate of a printed equation's height (pt) as a beamer frame sets it at full size in
-    display style, from the heights of rows measured in the bundled examples' decks: a row
-    with a sum or cases is taller than one with a fraction, which is taller than a plain one;
-    the frames scale wide equations down, so those are shorter still."""
+    display style (LaTeX, or MathML for the HTML slides, which are cut alike), from the heights
+    of rows measured in the bundled examples' decks: a row with a sum or cases is taller than
+    one with a fraction, which is taller than a plain one; the frames scale wide equations
+    down, so those are shorter still."""
     rows = [f"{eq['lhs']} = {eq['rhs'][0]}", *eq["rhs"][1:]]
     total = 8.0  # the skip between equations
     for row in rows:
         height = 21.0
-        if r"\frac" in row:
+        if r"\frac" in row or "<mfrac" in row:  # LaTeX, or MathML for the HTML slides
             height = 30.0
         if r"\begin{cases}" in row:
             body = row.split(r"\begin{cases}", 1)[1].split(r"\end{cases}", 1)[0]
             height = max(height, 17.0 * (body.count(r"\\") + 1))
-        if r"\sum" in row:
+        if "<mtable" in row:  # MathML's cases
+            height = max(height, 17.0 * row.count("<mtr"))
+        if r"\sum" in row or "<munderover" in row:
             height = 40.0
         total += height + 3.0  # \jot between rows
     return total
@@ -226,7 +231,7 @@ def render(
     """The derivation as a document of the given format; `progress`, if given, is called as
     progress("printing equation", done, total).  `views` and `layers` (numbers, 1 the first)
     keep only those views and those layers' equations (the general rules stay); None: all."""
-    show = text if fmt == "text" else mathml if fmt == "html" else latex
+    show = text if fmt == "text" else mathml if fmt in ("html", "revealjs") else latex
     values = context(derivation, show, progress, views=views, layers=layers)
     return environment().get_template(FORMATS[fmt]).render(**values)
 

@@ -168,3 +168,53 @@ def test_pages_render_in_chromium(name: str, tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
     chromium(page, f"--screenshot={shot}", "--window-size=1000,1400", "--hide-scrollbars")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+@pytest.mark.parametrize("name", examples())
+def test_revealjs_deck_has_the_beamer_decks_frames_and_fetches_nothing(name: str) -> None:
+    derivation = derive(load_spec(name))
+    deck = render(derivation, "revealjs")
+    beamer = render(derivation, "beamer")
+    assert deck.count('<section class="slide') == beamer.count(r"\begin{frame}")
+    assert not re.search(r"<(link|img|iframe)\b|<script [^>]*src", deck)
+    assert not re.search(r"(src|href)=\"(?!#)", deck)
+    assert not re.search(r"https?://(?!www\.w3\.org/(1998/Math/MathML|2000/svg|1999/xhtml))", deck)
+    tags = re.findall(r'<div class="equation" id="([^"]+)">', deck)
+    assert len(tags) == len(set(tags)) == len(derivation.all_equations())
+    for math in _maths(deck):
+        parseString(math.replace("<math", f'<math xmlns="{MATHML}"', 1))
+
+
+def test_revealjs_escapes_user_names(tmp_path: Path) -> None:
+    spec = 'name = "odd"\ninputs = 1\nloss = "squared_error"\n[[layers]]\nunits = 1\n'
+    spec += 'activation = "sigmoid"\n'
+    source = 'dir/<script>alert("x")</script>--><b>&amp;.toml'
+    deck = render(derive(load_spec_text(spec, source)), "revealjs")
+    assert "<script>alert" not in deck and "<b>" not in deck and "&lt;script&gt;" in deck
+    comment = deck.split("-->", 1)[0]
+    assert "--" not in comment.removeprefix("<!DOCTYPE html>\n<!--")
+    out = tmp_path / "deck.html"
+    assert cli.main(["derive", "seed_chain", "--format", "revealjs", "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+@needs_chromium
+@pytest.mark.parametrize("name", ["multi_node", "classifier"])
+def test_revealjs_slides_render_in_chromium(name: str, tmp_path: Path) -> None:
+    """Every slide's MathML parses, no slide needs shrinking below 60% to fit (its content
+    measured by the page's own script), and exactly one slide shows."""
+    page = tmp_path / f"{name}.slides.html"
+    source = render(derive(load_spec(name)), "revealjs")
+    page.write_text(source, encoding="utf-8")
+    dom = chromium(page, "--dump-dom", "--window-size=1280,720")
+    assert "<merror" not in dom
+    assert dom.count("<math") == source.count("<math") > 0
+    scales = [float(s) for s in re.findall(r'data-scale="([0-9.]+)"', dom)]
+    assert len(scales) == source.count('<section class="slide') and min(scales) >= 0.6
+    assert dom.count('class="slide current"') + dom.count('class="slide title current"') == 1
+    text = re.sub(r"<[^>]+>", "", dom)
+    for unrendered in ("&lt;m", "&lt;svg", "\\frac", "<<", "<%"):
+        assert unrendered not in text
+    shot = tmp_path / "shot.png"
+    chromium(page, f"--screenshot={shot}", "--window-size=1280,720", "--hide-scrollbars")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000

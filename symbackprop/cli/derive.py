@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 HELP = "derive every layer's partial derivatives and print them"
 #: The values of `render.Format`, named here so that the parser needs no SymPy (a test checks
 #: that the two agree).
-FORMATS = ("latex", "beamer", "markdown", "text", "html")
+FORMATS = ("latex", "beamer", "markdown", "text", "html", "revealjs")
 #: Other names --format accepts.
 ALIASES = {"tex": "latex", "md": "markdown"}
 #: The formats a file name's extension allows; the first is what -o FILE alone gives.
@@ -23,7 +23,7 @@ EXTENSIONS = {
     ".tex": ("latex", "beamer"),
     ".md": ("markdown",),
     ".txt": ("text",),
-    ".html": ("html",),
+    ".html": ("html", "revealjs"),
 }
 
 
@@ -51,7 +51,8 @@ def register(commands: Commands) -> None:
         choices=(*FORMATS, *ALIASES),
         default=None,
         help="latex (article; alias tex), beamer (slides), markdown ($$ blocks; alias md), "
-        "text or html (one self-contained page: MathML, SVG diagrams); default: from -o FILE's "
+        "text, html (one self-contained page: MathML, SVG diagrams) or revealjs (the beamer "
+        "deck as browser slides, self-contained); default: from -o FILE's "
         "extension (.tex latex, .md markdown, .txt text, .html html), else text",
     )
     parser.add_argument(
