@@ -17,10 +17,10 @@ import math
 import re
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -112,7 +112,10 @@ def _bundled_text(name: str) -> str:
 
 
 def load_data(path_or_name: str | Path, network: Network) -> Dataset:
-    """X (rows, inputs) and Y (rows, outputs), float64, from a CSV or NPZ file or a bundled set."""
+    """X (rows, inputs) and Y (rows, outputs), float64, from a CSV or NPZ file or a bundled set.
+
+    A file of a bundled set's name, where there is one, is read instead of the set (the
+    command line says so on stderr)."""
     shown = display_path(path_or_name)
     file = Path(path_or_name)
     try:
@@ -185,48 +188,64 @@ def _is_number(text: str) -> bool:
     return bool(_NUMBER.fullmatch(cell) or _NOT_FINITE.fullmatch(cell))
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text` one at a time, with their endings (csv.reader's input), without
+    copying the whole text (io.StringIO holds four bytes a character)."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start)
+        end = size if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
 def parse_csv(text: str, network: Network, source: str) -> Dataset:
-    """Parse CSV text for `network`; `source` names it in error messages."""
-    records: list[tuple[int, list[str]]] = []
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    """Parse CSV text for `network`; `source` names it in error messages.
+
+    Rows are parsed as they are read into blocks of float64 (a record's cells are never all
+    kept as strings), so the memory needed is about the text's size plus the numbers'."""
+    reader = csv.reader(_lines(text), strict=True)
+    inputs, outputs = network.inputs, network.sizes[-1]
+    blocks: list[np.ndarray] = []
+    row_numbers: list[np.ndarray] = []
+    block = np.empty((0, 0))
+    numbers = np.empty(0, dtype=np.int64)
+    filled = 0
+    first_row, width, header, labels = 0, 0, False, False
     row = 0
     try:
         for row, record in enumerate(reader, start=1):
-            if any(cell.strip() for cell in record):
-                records.append((row, record))
+            if not any(cell.strip() for cell in record):
+                continue
+            if not width:
+                first_row, width = row, len(record)
+                header = not any(_is_number(cell) for cell in record)
+                labels = _labels_allowed(network) and width == inputs + 1
+                _check_width(width, record, first_row, network, source, labels)
+                if header:
+                    continue
+            if filled == len(block):
+                if filled:
+                    blocks.append(block)
+                    row_numbers.append(numbers)
+                block = np.empty((_BLOCK_ROWS, width), dtype=np.float64)
+                numbers = np.empty(_BLOCK_ROWS, dtype=np.int64)
+                filled = 0
+            _parse_row(record, row, width, first_row, source, block[filled])
+            numbers[filled] = row
+            filled += 1
     except csv.Error as err:
         raise SymbackpropError(f"{source}: row {row + 1}: not valid CSV ({err})") from None
-    if not records:
+    if not width:
         raise SymbackpropError(f"{source}: empty file, expected CSV rows")
-    first_row, first = records[0]
-    header = not any(_is_number(cell) for cell in first)
-    width = len(first)
-    inputs, outputs = network.inputs, network.sizes[-1]
-    labels = _labels_allowed(network) and width == inputs + 1
-    if width != inputs + outputs and not labels:
-        hint = ""
-        if width == 1 and any(sep in first[0] for sep in ";\t"):
-            hint = "; separate the columns with commas"
-        raise SymbackpropError(
-            f"{source}: {width} column{'s' * (width != 1)} (row {first_row}), but the spec "
-            f"{network.name!r} needs {_targets_wanted(network)}{hint}"
-        )
-    data = records[1:] if header else records
-    if not data:
+    if not blocks and not filled:
         raise SymbackpropError(f"{source}: only a header row (row {first_row}), no data rows")
-    values = np.empty((len(data), width), dtype=np.float64)
-    for index, (row, record) in enumerate(data):
-        if len(record) != width:
-            column = min(len(record), width) + 1
-            what = "missing cell" if len(record) < width else "extra cell"
-            raise SymbackpropError(
-                f"{source}: row {row}, column {column}: {what}; row {row} has {len(record)}"
-                f" column{'s' * (len(record) != 1)}, row {first_row} has {width}"
-            )
-        for column, cell in enumerate(record, start=1):
-            values[index, column - 1] = _number(cell, f"{source}: row {row}, column {column}")
+    blocks.append(block[:filled])
+    row_numbers.append(numbers[:filled])
+    values = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    del blocks
+    rows = np.concatenate(row_numbers)
     X = values[:, :inputs]
-    rows = [row for row, _ in data]
     if labels:
         return X, _one_hot(
             values[:, inputs], outputs, source, lambda i, j: f"row {rows[i]}, column {width}"
@@ -234,6 +253,47 @@ def parse_csv(text: str, network: Network, source: str) -> Dataset:
     Y = values[:, inputs:]
     _check_targets(Y, network, source, lambda i, j: f"row {rows[i]}, column {inputs + j + 1}")
     return X, Y
+
+
+#: Rows per block of parsed CSV numbers.
+_BLOCK_ROWS = 65_536
+
+
+def _check_width(
+    width: int, first: list[str], first_row: int, network: Network, source: str, labels: bool
+) -> None:
+    """The first row's columns must be the network's inputs and targets (or class labels)."""
+    if width == network.inputs + network.sizes[-1] or labels:
+        return
+    hint = ""
+    if width == 1 and any(sep in first[0] for sep in ";\t"):
+        hint = "; separate the columns with commas"
+    raise SymbackpropError(
+        f"{source}: {width} column{'s' * (width != 1)} (row {first_row}), but the spec "
+        f"{network.name!r} needs {_targets_wanted(network)}{hint}"
+    )
+
+
+def _parse_row(
+    record: list[str], row: int, width: int, first_row: int, source: str, out: np.ndarray
+) -> None:
+    """One record's cells into `out`, or a one-line error naming the row and column."""
+    if len(record) != width:
+        column = min(len(record), width) + 1
+        what = "missing cell" if len(record) < width else "extra cell"
+        raise SymbackpropError(
+            f"{source}: row {row}, column {column}: {what}; row {row} has {len(record)}"
+            f" column{'s' * (len(record) != 1)}, row {first_row} has {width}"
+        )
+    try:  # the usual case at once: plain finite numbers (float() alone would take 1_0 and nan)
+        if not any("_" in cell for cell in record):
+            out[:] = [float(cell) for cell in record]
+            if np.all(np.isfinite(out)):
+                return
+    except ValueError:
+        pass
+    for column, cell in enumerate(record, start=1):
+        out[column - 1] = _number(cell, f"{source}: row {row}, column {column}")
 
 
 def _check_targets(Y: np.ndarray, network: Network, source: str, where: _Where) -> None:
@@ -305,32 +365,100 @@ def parse_npz(raw: bytes, network: Network, source: str) -> Dataset:
     return X, Y
 
 
-def read_npz(raw: bytes, source: str) -> dict[str, np.ndarray]:
-    """Every array of an .npz archive, without unpickling anything."""
+def read_npz(raw: bytes, source: str, limit: int = MAX_DATA_BYTES) -> dict[str, np.ndarray]:
+    """Every array of an .npz archive, without unpickling anything, and without believing its
+    headers: an array's size is checked against `limit` (bytes, all arrays together) before it
+    is allocated, and a member is decompressed only as far as its header's size."""
     try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except ValueError as err:
-        if "allow_pickle" not in str(err):  # a damaged .npy header
-            raise SymbackpropError(_unreadable(source, err)) from None
-        raise SymbackpropError(
-            f"{source}: holds Python objects (pickles), which are not loaded; save numeric arrays"
-        ) from None
-    # zipfile: NotImplementedError (version, method), RuntimeError (encrypted), zlib.error
-    except (
-        zipfile.BadZipFile,
-        EOFError,
-        OSError,
-        KeyError,
-        NotImplementedError,
-        RuntimeError,
-        zlib.error,
-    ) as err:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as err:
         raise SymbackpropError(_unreadable(source, err)) from None
-    for key, value in arrays.items():
-        if not isinstance(value, np.ndarray):  # a member that is not .npy data comes back as bytes
-            raise SymbackpropError(f"{source}: {key!r} is not a NumPy array (.npy) in the archive")
+    arrays: dict[str, np.ndarray] = {}
+    total = 0
+    with archive:
+        for info in archive.infolist():
+            name = info.filename
+            key = name.removesuffix(".npy")
+            if not name.endswith(".npy") or info.is_dir():
+                raise SymbackpropError(
+                    f"{source}: {key!r} is not a NumPy array (.npy) in the archive"
+                )
+            try:
+                with archive.open(info) as member:
+                    array, size = _read_member(member, key, source, limit - total)
+            # zipfile: NotImplementedError (version, method), RuntimeError (encrypted), zlib.error
+            except (
+                zipfile.BadZipFile,
+                EOFError,
+                OSError,
+                KeyError,
+                NotImplementedError,
+                RuntimeError,
+                zlib.error,
+            ) as err:
+                raise SymbackpropError(_unreadable(source, err)) from None
+            total += size
+            arrays[key] = array
     return arrays
+
+
+def _read_member(member: IO[bytes], key: str, source: str, room: int) -> tuple[np.ndarray, int]:
+    """One .npy member: its header read and checked, then exactly the bytes it claims."""
+    from numpy.lib import format as npy
+
+    try:
+        version = npy.read_magic(member)
+    except ValueError:
+        raise SymbackpropError(
+            f"{source}: {key!r} is not a NumPy array (.npy) in the archive"
+        ) from None
+    try:
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(member, max_header_size=_MAX_HEADER)
+        elif version == (2, 0):
+            shape, fortran, dtype = npy.read_array_header_2_0(member, max_header_size=_MAX_HEADER)
+        else:
+            raise SymbackpropError(
+                f"{source}: {key!r}: .npy format version {version[0]}.{version[1]}, which is"
+                " not read; write it again with numpy.savez"
+            )
+    except ValueError as err:
+        if "max_header_size" in str(err):
+            raise SymbackpropError(
+                f"{source}: {key!r}: its .npy header is longer than {_MAX_HEADER:,} bytes, so"
+                " it is not read; write it again with numpy.savez"
+            ) from None
+        raise SymbackpropError(_unreadable(source, err)) from None
+    if dtype.hasobject:
+        raise SymbackpropError(
+            f"{source}: {key!r} holds Python objects (pickles), which are not loaded; save"
+            " numeric arrays"
+        )
+    if dtype.itemsize == 0:
+        raise SymbackpropError(
+            f"{source}: {key} holds {describe_dtype(dtype)} of no size, expected numbers"
+        )
+    if any(n < 0 for n in shape):
+        raise SymbackpropError(_unreadable(source, ValueError("negative shape")))
+    count = math.prod(shape)
+    size = count * dtype.itemsize
+    if size > room:
+        raise SymbackpropError(
+            f"{source}: {key!r} has shape {shape} ({size:,} bytes of {dtype}), more than a"
+            f" data file may hold ({MAX_DATA_BYTES:,} bytes)"
+        )
+    data = member.read(size)
+    if len(data) < size:
+        raise SymbackpropError(
+            f"{source}: {key!r} has shape {shape} but holds only {len(data):,} of its"
+            f" {size:,} bytes; the archive is damaged or cut short"
+        )
+    array = np.frombuffer(data, dtype=dtype, count=count)
+    return array.reshape(shape, order="F" if fortran else "C"), size
+
+
+#: The longest .npy header read (NumPy's own default limit).
+_MAX_HEADER = 10_000
 
 
 def _unreadable(source: str, err: Exception) -> str:

@@ -626,3 +626,167 @@ def test_a_derivation_sympy_cannot_finish_stops_with_one_line(
     assert re.search(rf"slow\.toml: SymPy did not finish {stage} within 1 s;", err), err
     # nothing half-done stays cached: a fast spec derives normally afterwards
     assert cli.main(["derive", "seed_chain"]) == 0
+
+
+# ====================================================================== 5: issue 14's faults
+
+
+def test_a_read_only_output_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "out.txt"
+    target.write_bytes(BEFORE)
+    target.chmod(0o444)
+    status, _, err = run_main(capsys, "derive", "seed_chain", "-o", str(target))
+    assert status == 2
+    one_error_line(err, str(target), "read-only", "0444")
+    assert target.read_bytes() == BEFORE and sorted(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize("length", [242, 250, 255])
+def test_long_file_names_get_a_short_temporary(
+    length: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ("n" * (length - 4) + ".txt")
+    status, _, err = run_main(capsys, "derive", "seed_chain", "-o", str(target))
+    assert status == 0, err
+    assert sorted(tmp_path.iterdir()) == [target]
+
+
+def test_an_input_is_never_its_own_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "x.toml"
+    spec.write_text(_example_text("xor"), encoding="utf-8")
+    before = spec.read_bytes()
+    status, _, err = run_main(capsys, "derive", str(spec), "-o", str(spec))
+    assert status == 2
+    one_error_line(err, "x.toml", "input")
+    assert spec.read_bytes() == before
+
+
+_TERMINATED_AT_RENAME = _KILLED_AT_RENAME.replace("SIGKILL", "SIGTERM")
+
+
+@pytest.mark.parametrize("writer", ["derive", "train --save"])
+def test_sigterm_during_a_write_leaves_no_temporary(writer: str, tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.write_bytes(BEFORE)
+    done = subprocess.run(
+        [sys.executable, "-c", _TERMINATED_AT_RENAME, *_argv(writer, target)],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    assert target.read_bytes() == BEFORE
+    assert sorted(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("role", ["spec", "output"])
+def test_a_named_pipe_no_one_serves_ends_at_once(
+    role: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    argv = ["derive", str(pipe)] if role == "spec" else ["derive", "xor", "-o", str(pipe)]
+    start = time.perf_counter()
+    status, _, err = run_main(capsys, *argv)
+    assert time.perf_counter() - start < 60
+    assert status == 2
+    one_error_line(err, str(pipe), "pipe")
+
+
+def test_generate_refuses_a_huge_existing_file_without_reading_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "big.py"
+    with target.open("wb") as handle:  # sparse: 20 GB that take no disk
+        handle.truncate(20 * 1024**3)
+    status, _, err = run_main(capsys, "generate", "seed_chain", "-o", str(target))
+    assert status == 2
+    one_error_line(err, "big.py", "21,474,836,480 bytes", "--force")
+    assert target.stat().st_size == 20 * 1024**3
+
+
+def test_generate_where_generated_is_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("generated").write_bytes(BEFORE)
+    status, _, err = run_main(capsys, "generate", "seed_chain")
+    assert status == 2
+    one_error_line(err, "generated", "not a folder", "-o FILE")
+    assert Path("generated").read_bytes() == BEFORE
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a 0o500 folder anyway")
+def test_generate_in_a_read_only_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    tmp_path.chmod(0o500)
+    try:
+        status, _, err = run_main(capsys, "generate", "seed_chain")
+    finally:
+        tmp_path.chmod(0o700)
+    assert status == 2
+    one_error_line(err, "generated", "cannot create the folder", "Permission denied")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a 0o000 folder anyway")
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_output_in_an_unreadable_folder(
+    writer: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o000)
+    try:
+        status, _, err = run_main(capsys, *_argv(writer, folder / "out"))
+    finally:
+        folder.chmod(0o700)
+    assert status == 2
+    one_error_line(err, "locked", "Permission denied")
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("writer", ["derive", "generate"])
+def test_output_longer_than_path_max(
+    writer: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = str(tmp_path) + "/" + "/".join(["d" * 200] * 25) + "/out"
+    status, _, err = run_main(capsys, *_argv(writer, target))
+    assert status == 2
+    one_error_line(err, "File name too long")
+
+
+def test_generate_refuses_a_module_name_that_shadows_numpy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("numpy.toml").write_text(spec_toml(name="numpy"), encoding="utf-8")
+    status, _, err = run_main(capsys, "generate", "numpy.toml")
+    assert status == 2
+    one_error_line(err, "generated/numpy.py", "'numpy'")
+    assert list(tmp_path.iterdir()) == [tmp_path / "numpy.toml"]
+
+
+def test_generate_escapes_the_path_it_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "a\x1b[31mb.py"
+    status, out, _ = run_main(capsys, "generate", "seed_chain", "-o", str(target))
+    assert status == 0 and target.exists()
+    assert "\x1b" not in out and "\\x1b[31m" in out
+
+
+def test_a_file_named_like_an_example_is_named_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("xor").write_text(spec_toml(name="local"), encoding="utf-8")
+    status, out, err = run_main(capsys, "derive", "xor")
+    assert status == 0 and "local" in out
+    assert err.startswith("symbackprop: note: xor is the file ./xor here, not the bundled example")

@@ -583,3 +583,134 @@ def test_windows_line_endings_and_byte_order_mark(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         np.column_stack([X, Y]), np.loadtxt(DATASETS / "xor.csv", delimiter=",", skiprows=1)
     )
+
+
+# ---------------------------------------------------------------- issue 14's faults
+
+
+def _npz_claiming(shape: tuple[int, ...], body: bytes = b"\0" * 32, big: bool = False) -> bytes:
+    """An archive whose X and Y .npy headers claim `shape` of float64, followed by `body`."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    header = io.BytesIO()
+    npy.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    if big:  # a header past NumPy's 10,000-byte limit
+        text = b"{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }".ljust(19_999)
+        member = b"\x93NUMPY\x01\x00" + struct.pack("<H", 20_000) + text + b"\n" + body
+    else:
+        member = header.getvalue() + body
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("X.npy", member)
+        zipped.writestr("Y.npy", member)
+    return archive.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("raw", "needles"),
+    [
+        (_npz_claiming((10**11, 2)), ["(100000000000, 2)", "more than a data file may hold"]),
+        # 4 MB of zeros compressed to a few kB, claiming 1.6 GB: refused before decompressing
+        (_npz_claiming((10**8, 2), b"\0" * 4_000_000), ["more than a data file may hold"]),
+        (_npz_claiming((5, 2)), ["holds only 32 of its 80 bytes"]),
+        (_npz_claiming((2, 2), big=True), ["header is longer than 10,000 bytes"]),
+    ],
+    ids=["shape-1e11", "decompression-bomb", "cut-short", "long-header"],
+)
+def test_npz_headers_are_not_believed(
+    raw: bytes, needles: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "bad.npz"
+    data.write_bytes(raw)
+    status, _, err = run_main(capsys, "xor", "--data", str(data))
+    assert status == 2
+    line = one_error_line(err, "bad.npz", *needles)
+    assert "pickle" not in line
+
+
+def test_csv_parsing_needs_memory_near_the_file_size(tmp_path: Path) -> None:
+    # 1,000,000 rows (18 MB) used to take about 25-50x its size (450 MB and more); with 150 MB
+    # of address space beyond what the loader's process already takes, it must still parse.
+    data = tmp_path / "rows.csv"
+    data.write_text("".join(f"0.{i},1.{i},{i % 2}\n" for i in range(1_000_000)), "utf-8")
+    script = (
+        "import resource, sys\n"
+        "from symbackprop.data import load_data\n"
+        "from symbackprop.spec import load_spec\n"
+        "net = load_spec('xor')\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]), int(sys.argv[2])))\n"
+        "X, Y = load_data(sys.argv[1], net)\n"
+        "print(X.shape)\n"
+    )
+    limit = _address_space() + 150 * 1024**2
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(data), str(limit)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == "(1000000, 2)"
+
+
+def _address_space() -> int:
+    """The address space the loader's process takes before reading data (measured)."""
+    script = (
+        "from symbackprop.data import load_data\nfrom symbackprop.spec import load_spec\n"
+        "load_spec('xor')\nprint(open('/proc/self/statm').read().split()[0])"
+    )
+    if not os.path.exists("/proc/self/statm"):
+        pytest.skip("needs /proc")
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    )
+    return int(done.stdout) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_nan_from_an_activation_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "root.toml"
+    spec.write_text(
+        'name = "root"\ninputs = 2\nloss = "squared_error"\n'
+        '[[layers]]\nunits = 3\nactivation = { expr = "sqrt(z)", name = "r" }\n'
+        '[[layers]]\nunits = 1\nactivation = "sigmoid"\n',
+        encoding="utf-8",
+    )
+    status, _, err = run_main(capsys, str(spec), "--data", "xor")
+    assert status == 2
+    line = one_error_line(err, "layers[0].activation", "sqrt(z) gave NaN at z = -", "square root")
+    assert "learning rate" not in line
+
+
+def test_a_loss_that_rises_is_divergence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "p.npz"
+    status, out, err = run_main(capsys, "xor", "--data", "xor", "--lr", "50", "--save", str(saved))
+    assert status == cli.EXIT_FAILED
+    assert "final loss" in out and saved.exists()
+    assert err.startswith("symbackprop: warning: training diverged: the loss rose from 0.69")
+    assert "smaller learning rate than 50" in err and len(err.splitlines()) == 1
+
+
+def test_a_loss_that_overflows_is_divergence(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run_main(capsys, "single_neuron", "--data", "separable", "--lr", "1e300")
+    assert status in (cli.EXIT_OK, cli.EXIT_FAILED)  # saturating sigmoid: may stay finite
+    assert "Traceback" not in err
+
+
+def test_a_bundled_data_name_that_is_also_a_file_is_named(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    xor_spec: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("xor").write_text("x1,x2,y\n0,0,1\n1,1,1\n", encoding="utf-8")
+    status, out, err = run_main(capsys, str(xor_spec), "--data", "xor", "--epochs", "1")
+    assert status == 0 and "2 rows" in out
+    assert "note: xor is the file ./xor here, not the bundled data set" in err

@@ -91,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         _utf8_stdout()
+        _note_shadowed_names(args)
         with protect_inputs():
             status = int(command_module(args.command).run(args))
         _flush_stdout()  # a closed pipe or a full disk shows here, not at exit
@@ -104,6 +105,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (| head): stop quietly, like other tools
         _discard_stdout()
         return EXIT_BROKEN_PIPE
+
+
+def _note_shadowed_names(args: argparse.Namespace) -> None:
+    """A SPEC or --data that names a bundled example or data set but is also a file here means
+    the file: say so, once, on stderr (the run goes on)."""
+    from .examples import names
+    from .train import BUNDLED_DATA
+
+    for value, bundled, kind in (
+        (getattr(args, "spec", None), names(), "example"),
+        (getattr(args, "data", None), BUNDLED_DATA, "data set"),
+    ):
+        if isinstance(value, str) and value in bundled and os.path.lexists(value):
+            print(
+                f"symbackprop: note: {value} is the file ./{value} here, not the bundled {kind}"
+                f" {value} (rename or move the file to use the {kind})",
+                file=sys.stderr,
+            )
 
 
 def write_stdout(text: str) -> None:
