@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SymbackpropError
-from ..files import display_path, write_atomic
+from ..files import check_output, display_path, write_atomic
 from ..printing.text import text
 from .engine import GDResult, GDRow, numeric
 
@@ -44,6 +44,10 @@ def check_plot(path: str, variables: int) -> None:
         )
     if not path.lower().endswith(".png"):
         raise SymbackpropError(f"--plot {shown}: the file name must end in .png")
+    try:  # an unreadable or read-only folder, a read-only file: one line, before any work
+        check_output(path)
+    except SymbackpropError as err:
+        raise SymbackpropError(f"--plot {err}") from None
     folder = Path(os.path.realpath(path)).parent
     if not folder.is_dir():
         raise SymbackpropError(f"--plot {shown}: the folder {display_path(folder)} does not exist")
