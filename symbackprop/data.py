@@ -189,14 +189,14 @@ def _is_number(text: str) -> bool:
 
 
 def _lines(text: str) -> Iterator[str]:
-    """The lines of `text` one at a time, with their endings (csv.reader's input), without
-    copying the whole text (io.StringIO holds four bytes a character)."""
-    start, size = 0, len(text)
-    while start < size:
-        end = text.find("\n", start)
-        end = size if end < 0 else end + 1
-        yield text[start:end]
-        start = end
+    """The lines of `text` one at a time, with their endings (\\n, \\r\\n or \\r, as
+    io.StringIO(newline="") splits them) for csv.reader, without copying the whole text
+    (io.StringIO holds four bytes a character)."""
+    for match in _LINE.finditer(text):
+        yield match.group()
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
 def parse_csv(text: str, network: Network, source: str) -> Dataset:
@@ -386,11 +386,13 @@ def read_npz(raw: bytes, source: str, limit: int = MAX_DATA_BYTES) -> dict[str, 
             try:
                 with archive.open(info) as member:
                     array, size = _read_member(member, key, source, limit - total)
-            # zipfile: NotImplementedError (version, method), RuntimeError (encrypted), zlib.error
+            # zipfile: NotImplementedError (version, method), RuntimeError (encrypted), zlib.error,
+            # ValueError (a negative seek from a damaged zip64 record)
             except (
                 zipfile.BadZipFile,
                 EOFError,
                 OSError,
+                ValueError,
                 KeyError,
                 NotImplementedError,
                 RuntimeError,

@@ -790,3 +790,20 @@ def test_a_file_named_like_an_example_is_named_on_stderr(
     status, out, err = run_main(capsys, "derive", "xor")
     assert status == 0 and "local" in out
     assert err.startswith("symbackprop: note: xor is the file ./xor here, not the bundled example")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a 0o000 folder anyway")
+@pytest.mark.parametrize("mode", [0o000, 0o500])
+def test_gd_plot_into_a_folder_without_permission(
+    mode: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(mode)
+    try:
+        argv = ["gd", "w**2", "--start", "1", "--lr", "0.1", "--steps", "3"]
+        status, out, err = run_main(capsys, *argv, "--plot", str(folder / "p.png"))
+    finally:
+        folder.chmod(0o700)
+    assert status == 2 and out == ""
+    one_error_line(err, "--plot", "Permission denied")

@@ -714,3 +714,41 @@ def test_a_bundled_data_name_that_is_also_a_file_is_named(
     status, out, err = run_main(capsys, str(xor_spec), "--data", "xor", "--epochs", "1")
     assert status == 0 and "2 rows" in out
     assert "note: xor is the file ./xor here, not the bundled data set" in err
+
+
+#: From the fuzz campaign (tests/fuzz_figures.py, data (NPZ)): a damaged zip64 record that made
+#: zipfile seek to a negative offset (ValueError, which escaped).
+_NEGATIVE_SEEK = (
+    "UEsDBC0AAAAIAAAAIQArtlgo//////////8FABQAWC5ucHkBABAAgwEAAAAAAADqAAAAAAAAAJvsF+obEMnIUMZQ"
+    "rZ6SWpxcpG6loF7jr66joJ6WX1RSlJgXn1+U+woSdkvMKU4FihdnJBakAvkaJjoKxpo6CrUK5AOuBpapPxggoEcs"
+    "rzS3oFIvPjm/KFUvtzSnJDOxqCixckoPT3xRanJ+XnFJUWlyyZTJU3pYwSqn9LDnpUCUTJ7izdA6xZkxaUr7lKAp"
+    "Gt6M3izezG1TMph7WFNKKgtSQZqY/C2mdGVA5Jl7GGum+Pn5ef0HAjDhbV8yJakzdoqGO9Q5DO515k9sOhhK5yAY"
+    "cCn7D1AGXKQe6g13Bw50BqZiGCMVaKceAFBLAwQtAAAACAAAACEArEM52///////////BQAUAFkubnB5AQAQAMAA"
+    "AAAAAAAATAAAAAAAAACb7BfqGxDJyFDGUK2eklqcXKRupaBuk2mhrqOgnpZfVFKUmBefX5SSChJ3S8wpTgWKF2ck"
+    "FqQC+RomOgpGmjoKtQpkAy5GBuIALnUAUEsDBC0AAAAIAAAAIQBVUWI+//////////8FABQAWi5ucHkBABAAYQEA"
+    "AAAAAADpAAAAAAAAAJvsF+obEMnIUMZQrZ6SWpxcpG6loF7jr66joJ6WX1RSlJgXn1+UkgoSdkvMKU4FihdnMxak"
+    "AvkaJjoKRjoKhmw6CrUKZAKuBpap1xggoEcsrzS3oFIvPjm/KFUvtzSnJDOxqCixckoPT3xRanJ+XnFJUWlyyZTJ"
+    "U3pYwSqn9LDnpUCUTJ7izdA6xZkxaUr7QqApGt6M3izeTN6M7VMymHtYU0oqC1JB2pj8LaZ0dkBUMPcw1kzx8/Pz"
+    "+g8EYMLbvmRKUmfsFA13qIMY3O0/QBlwkQMM6CJ15k9sOhhK57jbP0DTlQo0Tw8AUEsBAi0DLQAAAAgAAAAhACu2"
+    "WCjqAAAAgwEAAAUAAAAAAAAAAAAAAIABAAAAAFgubnB5UEsBAi0DLQAAAAgAAAAhAKxDOdtMAAAAwAAAAAUAAAAA"
+    "AAAAAAAAAIABIQEAAFkubnB5UEsBAi0DLQAAAAgAAAAhAFVRYj7pAAAAYQEAAAUAAAAAAAAAAAAjAIABpAEAAFou"
+    "bnB5UEsFBgAAAAADAAMAmQAAAMQCYgAAAA=="
+)
+
+
+def test_npz_with_a_negative_zip_offset_is_one_line(tmp_path: Path) -> None:
+    import base64
+
+    data = tmp_path / "bad.npz"
+    data.write_bytes(base64.b64decode(_NEGATIVE_SEEK))
+    with pytest.raises(SymbackpropError, match=r"not a readable \.npz archive") as caught:
+        load_data(data, load_spec("multi_node"))
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_csv_line_endings_all_parse(ending: str, tmp_path: Path) -> None:
+    data = tmp_path / "rows.csv"
+    data.write_bytes(ending.join(["x1,x2,y", "0,0,0", "0,1,1", "1,0,1"]).encode())
+    X, Y = load_data(data, load_spec("xor"))
+    assert X.shape == (3, 2) and Y[:, 0].tolist() == [0.0, 1.0, 1.0]
