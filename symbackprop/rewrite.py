@@ -28,7 +28,17 @@ from sympy.codegen.cfunctions import expm1, log1p
 
 from .notation import Elementwise, Hadamard, MatProd
 
-__all__ = ["Hypot", "LogCosh", "Logistic", "Softplus", "expm1", "log1p", "stable"]
+__all__ = [
+    "Hypot",
+    "LogCosh",
+    "LogSigmoid",
+    "LogSoftmax",
+    "Logistic",
+    "Softplus",
+    "expm1",
+    "log1p",
+    "stable",
+]
 
 
 class _Stable(Function):
@@ -63,6 +73,18 @@ class Hypot(_Stable):
     """sqrt(x^2 + y^2), computed as np.hypot(x, y)."""
 
     nargs = 2
+
+
+class LogSigmoid(_Stable):
+    """log σ(u) = -log(1 + e^(-u)), finite for every u (the log of a logistic output)."""
+
+    nargs = 1
+
+
+class LogSoftmax(_Stable):
+    """log softmax(u) of a row vector u, by log-sum-exp of the shifted u (finite for every u)."""
+
+    nargs = 1
 
 
 def stable(expr: Expr) -> Expr:

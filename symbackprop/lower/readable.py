@@ -10,6 +10,7 @@ lines split by the printer.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sympy import Expr
@@ -17,11 +18,35 @@ from sympy import Expr
 from ..ir import Equation
 from ..naming import tag
 from ..notation import Act, Delta, Elementwise, LayerQuantity, Pre, Target
+from ..printing.array_api import array_api_code, array_api_statements
 from ..printing.numpy import LINE_WIDTH, Statement, numpy_code, numpy_statements
 from ..printing.text import text
 from .program import N_BATCH, Assign, BatchSum, GradientName, Program, Scale, reads
 
 COMMENT_WIDTH = 84
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one target library writes the schedule's statements: its statement printer, a
+    sum over the batch's rows, and a whole array of a constant shaped like Y (a template with
+    `{}` for the printed code)."""
+
+    code: Callable[[Expr], str]
+    statements: Callable[[str, Expr], list[Statement]]
+    sum_rows: str
+    full_like_targets: str
+
+
+NUMPY = Dialect(
+    numpy_code, numpy_statements, "{}.sum(axis=0)", "np.full(Y.shape, {}, dtype=Y.dtype)"
+)
+#: The functional backend: no mutation of an array the function did not make itself (the
+#: `+=` of a split line updates the fresh array the line before made; Python rebinds the
+#: name for immutable arrays such as JAX's).
+ARRAY_API = Dialect(
+    array_api_code, array_api_statements, "xp.sum({}, axis=0)", "xp.full_like(Y, {})"
+)
 
 
 @dataclass
@@ -63,17 +88,19 @@ def name(target: Expr) -> str:
     return numpy_code(target)
 
 
-def forward(program: Program) -> list[Step]:
+def forward(program: Program, dialect: Dialect = NUMPY) -> list[Step]:
     """forward(): per layer, its weights and bias, then z and a."""
-    return _schedule(program.forward, available={"a0"})
+    return _schedule(program.forward, {"a0"}, dialect)
 
 
-def backward(program: Program) -> list[Step]:
+def backward(program: Program, dialect: Dialect = NUMPY) -> list[Step]:
     """_backward(): per layer from L down, the cached arrays and the weights it reads."""
-    return _schedule(program.backward, available=set())
+    return _schedule(program.backward, set(), dialect)
 
 
-def _schedule(statements: tuple[Assign | Scale | BatchSum, ...], available: set[str]) -> list[Step]:
+def _schedule(
+    statements: tuple[Assign | Scale | BatchSum, ...], available: set[str], dialect: Dialect
+) -> list[Step]:
     steps: list[Step] = []
     by_layer: dict[int, list[Assign | Scale | BatchSum]] = {}
     for statement in statements:
@@ -98,19 +125,20 @@ def _schedule(statements: tuple[Assign | Scale | BatchSum, ...], available: set[
             after = group[index + 1] if index + 1 < len(group) else None
             mean = after if isinstance(after, Scale) and after.target == statement.target else None
             if isinstance(statement, Scale):  # one with no statement of its own before it
-                step.groups.append(Group([f"# {statement.why}"], [_update(statement)]))
+                step.groups.append(Group([f"# {statement.why}"], [_update(statement, dialect)]))
             else:
-                step.groups.append(_group(statement, mean))
+                step.groups.append(_group(statement, mean, dialect))
             index += 2 if mean is not None else 1
         steps.append(step)
     return steps
 
 
-def _group(statement: Assign | BatchSum, mean: Scale | None) -> Group:
+def _group(statement: Assign | BatchSum, mean: Scale | None, dialect: Dialect) -> Group:
     notes = comment(statement.equation) if statement.equation is not None else []
     target = name(statement.target)
     if isinstance(statement, BatchSum):
-        return Group(notes, [(target, "=", f"{numpy_code(statement.value)}.sum(axis=0)")])
+        summed = dialect.sum_rows.format(dialect.code(statement.value))
+        return Group(notes, [(target, "=", summed)])
     value = statement.value
     if isinstance(value, Elementwise):
         value = value.args[0]
@@ -119,19 +147,18 @@ def _group(statement: Assign | BatchSum, mean: Scale | None) -> Group:
     if not value.atoms(LayerQuantity, Target):  # a constant delta (E linear in a): an array
         if mean is not None:
             value = value * mean.factor
-        return Group(
-            notes, [(target, "=", f"np.full(Y.shape, {numpy_code(value)}, dtype=Y.dtype)")]
-        )
+        full = dialect.full_like_targets.format(dialect.code(value))
+        return Group(notes, [(target, "=", full)])
     if mean is not None:
-        folded = numpy_code(value * mean.factor)
+        folded = dialect.code(value * mean.factor)
         if len(f"    {target} = {folded}") <= LINE_WIDTH:
             return Group(notes, [(target, "=", folded)])
-        return Group(notes, [*numpy_statements(target, value), _update(mean)])
-    return Group(notes, numpy_statements(target, value))
+        return Group(notes, [*dialect.statements(target, value), _update(mean, dialect)])
+    return Group(notes, dialect.statements(target, value))
 
 
-def _update(scale: Scale) -> Statement:
+def _update(scale: Scale, dialect: Dialect) -> Statement:
     """`target *= factor`, or `target /= n` for a batch mean."""
     if scale.factor == 1 / N_BATCH:
-        return (name(scale.target), "/=", numpy_code(N_BATCH))
-    return (name(scale.target), "*=", numpy_code(scale.factor))
+        return (name(scale.target), "/=", dialect.code(N_BATCH))
+    return (name(scale.target), "*=", dialect.code(scale.factor))

@@ -9,6 +9,7 @@ printed as text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sympy
@@ -36,13 +37,26 @@ class LectureNumPyPrinter(NumPyPrinter):
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         super().__init__({"fully_qualified_modules": True, "strict": True, **(settings or {})})
 
+    #: The name the module imports the array library under, and the library's name in errors.
+    namespace = "np"
+    library = "NumPy"
+
     def _module_format(self, fqn: str, register: bool = True) -> str:
         if not fqn.startswith("numpy."):
-            raise UnsupportedInCode(f"{fqn.split('.')[-1]} has no NumPy translation")
-        return "np." + fqn[len("numpy.") :]
+            raise UnsupportedInCode(f"{fqn.split('.')[-1]} has no {self.library} translation")
+        return self._function(fqn[len("numpy.") :])
+
+    def _function(self, name: str) -> str:
+        """The library's function `name` (NumPy's spelling), as the module calls it."""
+        return f"{self.namespace}.{name}"
+
+    def _call(self, name: str, *args: Expr | str) -> str:
+        """`ns.name(arg, ...)`, an argument that is an expression printed by this printer."""
+        printed = ", ".join(a if isinstance(a, str) else str(self._print(a)) for a in args)
+        return f"{self._function(name)}({printed})"
 
     def _print_not_supported(self, expr: Expr) -> str:
-        raise UnsupportedInCode(f"{expr.func.__name__} has no NumPy translation")
+        raise UnsupportedInCode(f"{expr.func.__name__} has no {self.library} translation")
 
     emptyPrinter = _print_not_supported
 
@@ -83,11 +97,11 @@ class LectureNumPyPrinter(NumPyPrinter):
             return f"{self._print(left)}.T @ {self._print(right.args[0])}"  # summed over rows
         if isinstance(left, n.Transposed):  # inner product of two unit vectors, per sample
             inner = sympy.Mul(left.args[0].args[0], right.args[0])
-            return f"np.sum({self._print(inner)}, axis=1, keepdims=True)"
+            return self._call("sum", inner, "axis=1", "keepdims=True")
         raise UnsupportedInCode("this matrix product has no batch translation")
 
     def _print_Sum(self, expr: sympy.Sum) -> str:
-        return f"np.sum({self._print(expr.function)}, axis=1, keepdims=True)"
+        return self._call("sum", expr.function, "axis=1", "keepdims=True")
 
     # ---- arithmetic, spaced as ruff formats it
     def _wrap(self, expr: Expr, level: int) -> str:
@@ -137,7 +151,7 @@ class LectureNumPyPrinter(NumPyPrinter):
         if exponent.is_negative:
             return f"1 / {self._wrap(sympy.Pow(base, -exponent), PRECEDENCE['Pow'] + 1)}"
         if exponent == sympy.S.Half:
-            return f"np.sqrt({self._print(base)})"
+            return self._call("sqrt", base)
         simple = isinstance(base, sympy.Symbol | n.LayerQuantity | n.Target)
         base_text = self._print(base) if simple else f"({self._print(base)})"
         if simple and exponent.is_Integer:
@@ -162,36 +176,37 @@ class LectureNumPyPrinter(NumPyPrinter):
         return repr(float(expr))
 
     def _print_Exp1(self, expr: Expr) -> str:
-        return "np.e"
+        return self._function("e")
 
     def _print_Pi(self, expr: Expr) -> str:
-        return "np.pi"
+        return self._function("pi")
 
     # ---- functions; the stable forms are nodes of symbackprop.rewrite
     def _print_log(self, expr: sympy.log) -> str:
-        return f"np.log({self._print(expr.args[0])})"
+        return self._call("log", expr.args[0])
 
     def _print_Logistic(self, expr: Logistic) -> str:
-        return f"0.5 + 0.5 * np.tanh(0.5 * {self._wrap(expr.args[0], PRECEDENCE['Mul'])})"
+        half = self._wrap(expr.args[0], PRECEDENCE["Mul"])
+        return f"0.5 + 0.5 * {self._function('tanh')}(0.5 * {half})"
 
     def _print_Softplus(self, expr: Softplus) -> str:
-        return f"np.logaddexp(0.0, {self._print(expr.args[0])})"
+        return self._call("logaddexp", "0.0", expr.args[0])
 
     def _print_LogCosh(self, expr: LogCosh) -> str:
         u = expr.args[0]
-        return f"np.logaddexp({self._print(u)}, {self._print(-u)}) - {LOG_2!r}"
+        return f"{self._call('logaddexp', u, -u)} - {LOG_2!r}"
 
     def _print_Hypot(self, expr: Hypot) -> str:
-        return f"np.hypot({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+        return self._call("hypot", *expr.args)
 
     def _print_expm1(self, expr: Expr) -> str:
-        return f"np.expm1({self._print(expr.args[0])})"
+        return self._call("expm1", expr.args[0])
 
     def _print_log1p(self, expr: Expr) -> str:
-        return f"np.log1p({self._print(expr.args[0])})"
+        return self._call("log1p", expr.args[0])
 
     def _print_exp(self, expr: sympy.exp) -> str:
-        return f"np.exp({self._print(expr.args[0])})"
+        return self._call("exp", expr.args[0])
 
     def _print_erf(self, expr: sympy.erf) -> str:
         return f"_erf({self._print(expr.args[0])})"  # the module's helper: NumPy has no erf
@@ -209,7 +224,7 @@ class LectureNumPyPrinter(NumPyPrinter):
             raise UnsupportedInCode("a piecewise expression needs a final 'otherwise' branch")
         out = self._print(last)
         for value, condition in reversed(pieces):
-            out = f"np.where({self._print(condition)}, {self._print(value)}, {out})"
+            out = self._call("where", condition, value, out)
         if all(value.is_Number for value, _ in expr.args):
             reference = sorted(expr.atoms(n.LayerQuantity, sympy.Symbol), key=str)
             if reference:  # constant branches would come out float64 whatever the input
@@ -223,7 +238,7 @@ class LectureNumPyPrinter(NumPyPrinter):
         args = [str(self._print(a)) for a in expr.args]
         out = args[0]
         for arg in args[1:]:
-            out = f"np.{func}({out}, {arg})"
+            out = self._call(func, out, arg)
         return out
 
     def _print_Max(self, expr: sympy.Max) -> str:
@@ -233,10 +248,10 @@ class LectureNumPyPrinter(NumPyPrinter):
         return self._minmax(expr, "minimum")
 
     def _print_Abs(self, expr: sympy.Abs) -> str:
-        return f"np.abs({self._print(expr.args[0])})"
+        return self._call("abs", expr.args[0])
 
     def _print_sign(self, expr: sympy.sign) -> str:
-        return f"np.sign({self._print(expr.args[0])})"
+        return self._call("sign", expr.args[0])
 
     def _print_KroneckerDelta(self, expr: Expr) -> str:
         raise UnsupportedInCode("a Kronecker delta left in a vectorised expression")
@@ -268,7 +283,9 @@ LINE_WIDTH = 88
 Statement = tuple[str, str, str]
 
 
-def numpy_statements(target: str, expr: Expr, *, indent: int = 4) -> list[Statement]:
+def numpy_statements(
+    target: str, expr: Expr, *, indent: int = 4, printer: LectureNumPyPrinter = _PRINTER
+) -> list[Statement]:
     """(target, operator, code) statements that leave the value of `expr` in a fresh array
     `target`, each line within ruff format's width where the expression can be split.
 
@@ -279,7 +296,7 @@ def numpy_statements(target: str, expr: Expr, *, indent: int = 4) -> list[Statem
     always makes a new array, never a view of a cached one, so the in-place updates after it
     cannot change the cache.
     """
-    statements = _Splitter(indent).split(target, _unwrap(expr))
+    statements = _Splitter(indent, lambda e: str(printer.doprint(e))).split(target, _unwrap(expr))
     return [(t, op, _unparenthesised(code)) for t, op, code in statements]
 
 
@@ -337,15 +354,16 @@ def _combine(kind: str, parts: list[_Part]) -> Expr:
 
 
 class _Splitter:
-    def __init__(self, indent: int) -> None:
+    def __init__(self, indent: int, code: Callable[[Expr], str]) -> None:
         self.indent = indent
+        self.code = code
         self.temporaries = 0
 
     def fits(self, target: str, op: str, code: str) -> bool:
         return self.indent + len(f"{target} {op} {code}") <= LINE_WIDTH
 
     def split(self, target: str, expr: Expr) -> list[Statement]:
-        code = numpy_code(expr)
+        code = self.code(expr)
         if self.fits(target, "=", code) or _is_bare(expr):
             return [(target, "=", code)]
         found = _parts(expr)
@@ -353,7 +371,7 @@ class _Splitter:
             return self._through_temporaries(target, expr)
         kind, parts = found
         if _is_bare(parts[0][1]) and not self.fits(
-            target, "=", numpy_code(_combine(kind, parts[:2]))
+            target, "=", self.code(_combine(kind, parts[:2]))
         ):
             # start from a piece that is a new array; sums and products commute
             start = next((i for i, (op, e) in enumerate(parts) if not _is_bare(e)), 0)
@@ -361,7 +379,7 @@ class _Splitter:
                 parts.insert(0, parts.pop(start))
         count = 1
         while count < len(parts) and self.fits(
-            target, "=", numpy_code(_combine(kind, parts[: count + 1]))
+            target, "=", self.code(_combine(kind, parts[: count + 1]))
         ):
             count += 1
         first = _combine(kind, parts[:count])
@@ -374,11 +392,11 @@ class _Splitter:
             op = rest[0][0]
             size = 1
             while size < len(rest) and self.fits(
-                target, f"{op}=", numpy_code(self._operand(kind, rest[: size + 1]))
+                target, f"{op}=", self.code(self._operand(kind, rest[: size + 1]))
             ):
                 size += 1
             operand = self._operand(kind, rest[:size])
-            code = numpy_code(operand)
+            code = self.code(operand)
             if self.fits(target, f"{op}=", code) or _is_bare(operand):
                 out.append((target, f"{op}=", code))
             else:
@@ -404,7 +422,7 @@ class _Splitter:
         the longest that is not an array becomes a temporary, until the line fits or none is
         left."""
         out: list[Statement] = []
-        while not self.fits(target, "=", numpy_code(expr)):
+        while not self.fits(target, "=", self.code(expr)):
             pieces = []
             if isinstance(expr, sympy.Piecewise):  # its values, and its conditions' sides
                 for pair in expr.args:
@@ -416,9 +434,9 @@ class _Splitter:
             ]
             if not isinstance(expr, sympy.Function | sympy.Pow) or not candidates:
                 break
-            longest = max(candidates, key=lambda arg: len(numpy_code(arg)))
+            longest = max(candidates, key=lambda arg: len(self.code(arg)))
             temporary = self._temporary(target)
             out += self.split(temporary, longest)
             expr = expr.xreplace({longest: sympy.Symbol(temporary)})
-        out.append((target, "=", numpy_code(expr)))
+        out.append((target, "=", self.code(expr)))
         return out
