@@ -412,7 +412,7 @@ def test_unparseable_expr_shows_the_caret(capsys: pytest.CaptureFixture[str]) ->
         ("w + x", ["--start", "w=1,x=2,y=3"], "--start names y, not a variable of EXPR"),
         ("w", ["--start", "w=1,w=2"], "--start gives w twice"),
         ("w", ["--start", "w=1,,"], "malformed --start"),
-        ("w", ["--start", "3,4"], "malformed --start"),
+        ("w", ["--start", "3,4"], "--start gives 2 numbers for the 1 variables"),
         ("w", ["--start", "abc"], "malformed --start"),
         ("w", ["--start", "w="], "malformed --start"),
         ("w", ["--start", "nan"], "finite"),

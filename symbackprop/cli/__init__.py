@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: The subcommands, in the order `symbackprop --help` lists them; each is `cli/NAME.py`.
-COMMANDS = ("derive", "generate", "check", "gd", "train", "verify", "examples")
+COMMANDS = ("derive", "generate", "check", "gd", "train", "verify", "optimizers", "examples")
 
 
 def command_module(name: str) -> ModuleType:

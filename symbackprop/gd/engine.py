@@ -65,6 +65,9 @@ class GDResult:
     rows: tuple[GDRow, ...]
     stop: StopReason
     detail: str
+    #: The optimiser's name and its hyper-parameters, for `gd --method`; "" for plain descent.
+    method: str = ""
+    options: tuple[tuple[str, float], ...] = ()
 
     @property
     def symbols(self) -> tuple[Symbol, ...]:
@@ -79,21 +82,32 @@ class GDResult:
 
 def gradient_descent(
     expr_text: str,
-    start: float | Mapping[str, float],
+    start: float | Mapping[str, float] | tuple[float, ...],
     lr: float,
     steps: int,
     tol: float = 0.0,
     var: str | None = None,
     *,
     keep_every: int = 1,
+    method: str | None = None,
+    options: Mapping[str, float] | None = None,
 ) -> GDResult:
     """Run `steps` steps of gradient descent on EXPR from `start` (a number, or name -> number).
 
     Stops early when |grad| < tol or when diverging. `keep_every` K > 1 keeps only iterations
     0 to WORKED_FIRST, every K-th and the last two, so long runs stay small. Bad input raises
     SymbackpropError: an ExprError (a TextError, which can draw the caret) for EXPR itself.
+    `method` names an optimiser of symbackprop.optim (its `options` over the defaults, lr
+    being `lr`) to step with instead of w <- w - lr * grad.
     """
     check_settings(lr, steps, tol, keep_every)
+    advance = None
+    chosen: tuple[tuple[str, float], ...] = ()
+    if method is not None:
+        from ..optim.numeric import stepper
+
+        advance = stepper(method, {**(options or {}), "lr": lr})
+        chosen = tuple(advance.values.items())
     expression, names, values = read_problem(expr_text, start, var)
     symbols = tuple(Symbol(name, real=True) for name in names)
     gradient = tuple(expression.diff(symbol) for symbol in symbols)
@@ -121,12 +135,26 @@ def gradient_descent(
                     before, numbers_before = previous
                     rows.append(GDRow(k - 1, before, numbers_before[0], numbers_before[1:]))
                 rows.append(row)
-                return GDResult(expression, names, gradient, lr, tol, tuple(rows), stop, detail)
+                return GDResult(
+                    expression,
+                    names,
+                    gradient,
+                    lr,
+                    tol,
+                    tuple(rows),
+                    stop,
+                    detail,
+                    method or "",
+                    chosen,
+                )
         if k <= WORKED_FIRST or k % keep_every == 0:
             rows.append(GDRow(k, w, numbers[0], gradient_values))
         previous = (w, numbers)
         # w stays finite: it was within the limit and the gradient finite (overflow gives inf).
-        w = tuple([wi - lr * gi for wi, gi in zip(w, gradient_values, strict=True)])
+        if advance is not None:
+            w = advance(w, gradient_values)
+        else:
+            w = tuple([wi - lr * gi for wi, gi in zip(w, gradient_values, strict=True)])
     raise AssertionError("unreachable: the last step always stops")  # pragma: no cover
 
 
@@ -199,9 +227,12 @@ def find_variables(expr_text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(node.id for node in found))
 
 
-def parse_start(text: str) -> float | dict[str, float]:
-    """--start as a number (one variable) or NAME=NUMBER,NAME=NUMBER (each variable)."""
+def parse_start(text: str) -> float | dict[str, float] | tuple[float, ...]:
+    """--start as a number (one variable), NAME=NUMBER,NAME=NUMBER (each variable), or
+    NUMBER,NUMBER (the variables in the order EXPR first uses them)."""
     if "=" not in text:
+        if "," in text:
+            return tuple(_start_number(part, text) for part in text.split(","))
         return _start_number(text, text)
     values: dict[str, float] = {}
     for part in text.split(","):
@@ -231,7 +262,7 @@ def _start_number(number: str, whole: str) -> float:
 
 
 def read_problem(
-    expr_text: str, start: float | Mapping[str, float], var: str | None
+    expr_text: str, start: float | Mapping[str, float] | tuple[float, ...], var: str | None
 ) -> tuple[Expr, tuple[str, ...], tuple[float, ...]]:
     """EXPR parsed over its variables, the variables in descent order, and their start values.
 
@@ -249,6 +280,14 @@ def read_problem(
         raise SymbackpropError(f"--var {var}: EXPR has no variable {var!r} ({have})")
     if not names:
         raise SymbackpropError("EXPR has no variables, so there is nothing to descend on")
+    if isinstance(start, tuple):
+        if var is not None or len(start) != len(names):
+            raise SymbackpropError(
+                f"--start gives {len(start)} numbers for the {len(names)} variables of EXPR "
+                f"({listed}, in that order); or name them: "
+                f"--start {','.join(f'{n}=...' for n in names)}"
+            )
+        start = dict(zip(names, start, strict=True))
     if isinstance(start, Mapping):
         order = tuple(start)
         unknown = [name for name in order if name not in names]
