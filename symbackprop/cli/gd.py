@@ -30,12 +30,24 @@ def register(commands: Commands) -> None:
             "Differentiate EXPR with SymPy and run gradient descent w <- w - lr * df/dw in "
             "float64, printing the iterations. Stops when the steps are used up, when |grad| < "
             "--tol, or when it diverges (exit status 1)."
+        )
+        + "\n\n"
+        + paragraph(
+            "--method compares optimisers (sgd, momentum, nesterov, adagrad, rmsprop, adam, "
+            "adamw; their rules: symbackprop optimizers) from the same start: a table per "
+            "method, then the iterations each took to reach |grad| < --tol, and with --plot "
+            "every path on one picture. A method may set its hyper-parameters, "
+            "NAME:KEY=VALUE:KEY=VALUE. With --method, --lr (for every method that does not "
+            "set its own lr) defaults to each optimiser's PyTorch default, --steps to 1000, "
+            "--tol to 1e-6 and --every to a tenth of --steps."
         ),
         epilog='Examples:\n  symbackprop gd "(w+5)**2" --start 3 --lr 0.02 --steps 175\n'
         '  symbackprop gd "(w1-1)**2 + 3*(w2+2)**2" --start w1=3,w2=-1 --lr 0.1 --steps 500 \\\n'
         "      --tol 1e-8 --every 10\n"
         '  symbackprop gd "(w+5)**2" --start 3 --lr 0.02 --steps 175 --latex > worked.tex\n'
         '  symbackprop gd "(w+5)**2" --start 3 --lr 0.02 --steps 175 --plot descent.png\n'
+        '  symbackprop gd "(w1-1)**2 + 10*(w2+2)**2" --start 0,0 --lr 0.02 \\\n'
+        "      --method sgd,momentum,adam:lr=0.3 --plot methods.png\n"
         + status_line(failed="diverging"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -45,28 +57,33 @@ def register(commands: Commands) -> None:
         required=True,
         help="the starting point: a number (one variable) or NAME=NUMBER,... for each variable",
     )
-    parser.add_argument("--lr", type=number_arg, required=True, help="the learning rate (eta) > 0")
+    parser.add_argument(
+        "--lr", type=number_arg, help="the learning rate (eta) > 0 (required without --method)"
+    )
     parser.add_argument(
         "--steps",
         type=whole_number_arg,
-        required=True,
         metavar="N",
-        help=f"the most iterations to run (0 to {MAX_STEPS})",
+        help=f"the most iterations to run (0 to {MAX_STEPS}; required without --method)",
+    )
+    parser.add_argument(
+        "--method",
+        metavar="NAME[:KEY=VALUE...],...",
+        help="compare optimisers, e.g. sgd,momentum:momentum=0.8,adam:lr=0.1",
     )
     parser.add_argument("--var", metavar="NAME", help="the variable, when --start is a bare number")
     parser.add_argument(
         "--tol",
         type=number_arg,
-        default=0.0,
         metavar="T",
-        help="stop once |grad| < T (default 0: never)",
+        help="stop once |grad| < T (default 0: never; 1e-6 with --method)",
     )
     parser.add_argument(
         "--every",
         type=whole_number_arg,
-        default=1,
         metavar="K",
-        help="print every K-th row (the first and last always)",
+        help="print every K-th row (the first and last always; default 1, or steps/10 with"
+        " --method)",
     )
     parser.add_argument(
         "--latex",

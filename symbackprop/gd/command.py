@@ -9,13 +9,14 @@ from typing import TextIO
 
 from ..cli.exits import EXIT_BAD_INPUT, EXIT_OK
 from ..cli.exits import EXIT_FAILED as EXIT_DIVERGED
-from ..errors import TextError
+from ..errors import SymbackpropError, TextError
 from ..files import display_path
 
 # A module, not its names: printing/worked.py imports gd.engine, so this import can run while
 # printing.worked is still loading; its functions are looked up when the command runs.
 from ..printing import worked
 from .engine import check_settings, gradient_descent, parse_start, read_problem
+from .methods import compare
 from .plot import PLOT_ALL_STEPS, check_plot, matplotlib, plot
 from .report import summary, table
 
@@ -34,6 +35,17 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     """Check everything first (a --plot that cannot be written fails before any work), descend,
     then print the table or the worked LaTeX, the stop line, and draw the plot."""
+    if args.method is not None:
+        return compare(args)
+    missing = [
+        flag for flag, value in (("--lr", args.lr), ("--steps", args.steps)) if value is None
+    ]
+    if missing:
+        raise SymbackpropError(
+            f"{' and '.join(missing)} required (or compare optimisers: --method)"
+        )
+    args.tol = 0.0 if args.tol is None else args.tol
+    args.every = 1 if args.every is None else args.every
     start = parse_start(args.start)
     if args.plot is not None:
         check_settings(args.lr, args.steps, args.tol, args.every)

@@ -113,6 +113,83 @@ def plot(result: GDResult, path: str) -> None:
     write_atomic(path, buffer.getvalue())
 
 
+#: The colours of the paths of `gd --method`, one per method (matplotlib's tab10, less green
+#: and red, which mark the start and the ends).
+PATH_COLOURS = (
+    "tab:orange",
+    "tab:blue",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:gray",
+    "tab:olive",
+    "tab:cyan",
+    "black",
+)
+
+
+def plot_paths(results: Sequence[GDResult], path: str, labels: Sequence[str]) -> None:
+    """Every method's path on one picture of the same function (contours in 2-D, the curve in
+    1-D), each labelled with its method and the iterations it ran, written atomically."""
+    import numpy as np
+
+    first = results[0]
+    check_plot(path, len(first.variables))
+    figure_class, canvas_class = matplotlib()
+    figure = figure_class(figsize=PLOT_INCHES, dpi=PLOT_DPI)
+    canvas_class(figure)
+    axes = figure.subplots()
+    f = numeric([first.expression], first.symbols)
+
+    def f_at(*point: float) -> float:
+        return f(point)[0][0]
+
+    surface = np.vectorize(f_at, otypes=[float])
+    paths = [
+        [row for row in result.rows if all(math.isfinite(v) for v in row.values)]
+        for result in results
+    ]
+    names = first.variables
+    xs = [row.values[0] for rows in paths for row in rows]
+    if len(names) == 1:
+        grid = np.linspace(*_span(xs), 400)
+        axes.plot(grid, np.ma.masked_invalid(surface(grid)), color="tab:green", lw=1, label="f")
+        axes.set_xlabel(names[0])
+        axes.set_ylabel(f"f({names[0]})")
+    else:
+        ys = [row.values[1] for rows in paths for row in rows]
+        grid_x, grid_y = np.meshgrid(np.linspace(*_span(xs), 200), np.linspace(*_span(ys), 200))
+        heights = np.ma.masked_invalid(surface(grid_x, grid_y))
+        low = float(heights.min())
+        levels = np.unique(low + (float(heights.max()) - low) * np.linspace(0, 1, 25) ** 2)
+        contours = axes.contour(grid_x, grid_y, heights, levels=levels, cmap="viridis", alpha=0.6)
+        figure.colorbar(contours, ax=axes, label=f"f({names[0]}, {names[1]})")
+        axes.set_xlabel(names[0])
+        axes.set_ylabel(names[1])
+    for number, (rows, text_label) in enumerate(zip(paths, labels, strict=True)):
+        colour = PATH_COLOURS[number % len(PATH_COLOURS)]
+        marker = 3 if len(rows) <= 300 else 1
+        across = [row.values[0] for row in rows]
+        up = [row.f for row in rows] if len(names) == 1 else [row.values[1] for row in rows]
+        shown = f"{text_label}: {rows[-1].iteration} iterations" if rows else text_label
+        axes.plot(across, up, "o-", color=colour, ms=marker, lw=0.8, alpha=0.8, label=shown)
+        if rows:
+            axes.plot(*_marker(rows[-1], len(names)), "*", color=colour, ms=11)
+    if paths[0]:
+        axes.plot(*_marker(paths[0][0], len(names)), "s", color="tab:green", label="start")
+    axes.legend(fontsize="small")
+    formula = text(first.expression)
+    if len(formula) > 70:
+        formula = formula[:67] + "..."
+    axes.set_title(
+        f"{len(results)} optimisers on f = {formula}\nfrom the same start, |grad| < "
+        f"{first.tol:g} or {max(r.last.iteration for r in results)} iterations"
+    )
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=PLOT_DPI)
+    write_atomic(path, buffer.getvalue())
+
+
 def _marker(row: GDRow, dimensions: int) -> tuple[list[float], list[float]]:
     """Where a row sits on the plot: (w, f) in 1-D, (w1, w2) in 2-D."""
     if dimensions == 1:
