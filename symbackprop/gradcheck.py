@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import sympy
 
-from .codegen import generate
+from .codegen import Backend, generate
 from .codegen import load_module as load_module  # its old home: train and tests import it here
 from .derive import derive
 from .ir import Derivation
@@ -69,13 +69,15 @@ def gradcheck(
     batch: int = 4,
     directions: int = 6,
     progress: Report | None = None,
+    backend: Backend = "numpy",
 ) -> GradCheck:
     """Generate the module for `network`, import it, and check its gradients in float64 at a
     random point of `batch` samples (sampling.random_point); `progress`, if given, is called as
-    progress(what, done, total) as it goes."""
+    progress(what, done, total) as it goes. `backend` "array-api" checks that module instead,
+    on NumPy arrays."""
     derivation = network if isinstance(network, Derivation) else derive(network, progress=progress)
     net = derivation.network
-    module = load_module(generate(derivation).source, net.name)
+    module = load_module(generate(derivation, backend=backend).source, net.name)
     kinked = [
         ld.number
         for ld in derivation.layers

@@ -1,5 +1,5 @@
 """generated/ holds what the tool emits today for the bundled examples, byte for byte:
-the derivation in every format and the NumPy module."""
+the derivation in every format, the NumPy module and the array-API module."""
 
 from __future__ import annotations
 
@@ -19,12 +19,15 @@ GENERATED = Path(__file__).resolve().parent.parent / "generated"
 def _produce(name: str, fmt: str) -> tuple[str, Path]:
     if fmt == "module":
         return generate(load_spec(name)).source, GENERATED / f"{name}.py"
+    if fmt == "array-api module":
+        module = generate(load_spec(name), backend="array-api")
+        return module.source, GENERATED / f"{name}_array_api.py"
     document = render(derive(load_spec(name)), fmt)  # type: ignore[arg-type]
     return document, GENERATED / f"{name}{SUFFIXES[fmt]}"  # type: ignore[index]
 
 
 @pytest.mark.parametrize("name", examples())
-@pytest.mark.parametrize("fmt", [*FORMATS, "module"])
+@pytest.mark.parametrize("fmt", [*FORMATS, "module", "array-api module"])
 def test_generated_files_are_current(name: str, fmt: str, update_golden: bool) -> None:
     produced, path = _produce(name, fmt)
     if update_golden:

@@ -29,12 +29,19 @@ def register(commands: Commands) -> None:
             "progress line is drawn on stderr when it is a terminal."
         ),
         epilog="Examples:\n  symbackprop check classifier\n  symbackprop check xor --seed 1\n"
+        "  symbackprop check xor --backend array-api\n"
         + status_line(ok="every gradient matches", failed="one does not"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("spec", help="a TOML spec file, or the name of a bundled example")
     parser.add_argument(
         "--seed", type=whole_number_arg, default=0, help="seed of the data and weights (0)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("numpy", "array-api"),
+        default="numpy",
+        help="the module to check: numpy (default) or array-api (run on NumPy arrays)",
     )
 
 
@@ -51,6 +58,6 @@ def run(args: argparse.Namespace) -> int:
     network = load_spec(args.spec)
     check_size(network)
     with Progress(keep=False) as progress:
-        result = gradcheck(network, seed=args.seed, progress=progress)
+        result = gradcheck(network, seed=args.seed, progress=progress, backend=args.backend)
     print(report(result))
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -52,6 +52,17 @@ class LectureArrayAPIPrinter(LectureNumPyPrinter):
             raise UnsupportedInCode(f"{name} has no array-API translation")
         return f"xp.{name}"
 
+    def _print(self, expr: object, **kwargs: object) -> str:
+        if (
+            isinstance(expr, Expr)
+            and expr.is_number
+            and expr.is_real
+            and not isinstance(expr, sympy.Rational | sympy.Float | sympy.NumberSymbol)
+            and expr.atoms(sympy.Function, sympy.Pow)
+        ):  # sqrt(2), log(2): the standard's functions take arrays only, so their value
+            return repr(float(expr))
+        return str(super()._print(expr, **kwargs))
+
     def _print_MatProd(self, expr: n.MatProd) -> str:
         left, right = expr.args
         if isinstance(left, n.WeightMatrix) and isinstance(right, n.Act):
