@@ -32,6 +32,7 @@ from .lower import functional, inplace, readable
 from .lower.loss import loss
 from .lower.program import lower
 from .notation import Act, Pre
+from .optim import codegen as optim_codegen
 from .printing.inplace import inplace_code
 from .printing.numpy import (
     LINE_WIDTH,
@@ -230,6 +231,7 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         loss_lines=loss_lines,
         loss_equation=context["loss_equation"],
     )
+    context["optimizers"] = optim_codegen.context()
     context["helpers"] = _helpers(context)
     return context
 

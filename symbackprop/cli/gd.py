@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ..arguments import number_arg, paragraph, whole_number_arg
+from ..errors import SymbackpropError
 from .exits import status_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see cli/__init__)
@@ -95,6 +96,14 @@ def register(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run gradient descent and print it; returns the exit status."""
+    if args.method is None:  # checked before SymPy loads, as argparse checks the rest
+        missing = [flag for flag in ("lr", "steps") if getattr(args, flag) is None]
+        if missing:
+            flags = " and ".join(f"--{flag}" for flag in missing)
+            raise SymbackpropError(
+                f"{flags} {'is' if len(missing) == 1 else 'are'} required (or compare optimisers:"
+                " --method)"
+            )
     from ..gd import run
 
     return int(run(args))
