@@ -199,7 +199,7 @@ def test_sources_are_formatted_lint_clean_and_import_only_numpy(tmp_path: Path) 
             if isinstance(node, ast.Import) and node not in tree.body
             for alias in node.names
         }
-        assert inner <= {"array_api_compat"}, inner
+        assert inner <= {"array_api_compat", "dask"}, inner
         assert "out=" not in source and "np.asarray" not in source, name
 
 
@@ -256,3 +256,33 @@ def test_cli_backends_match_codegen() -> None:
     from symbackprop.cli import generate as command
 
     assert command.BACKENDS == codegen.BACKENDS
+
+
+def test_training_on_a_dask_cluster_follows_the_numpy_module() -> None:
+    """Data chunked by rows on a LocalCluster of two worker processes: the parameters after
+    training equal the NumPy module's on the same minibatch order, and every step is persisted
+    (the task graph of the parameters does not grow with the steps)."""
+    _library("dask")
+    distributed = pytest.importorskip("distributed")
+    import dask.array as da
+
+    reference, module = _modules("xor")
+    X, Y = _point(load_spec("xor"), seed=6, batch=120)
+    params = reference.init_params(1)
+    arrays = {key: da.from_array(value) for key, value in params.items()}
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        assert len(client.scheduler_info()["workers"]) == 2
+        inputs, targets = da.from_array(X, chunks=40), da.from_array(Y, chunks=40)
+        trained, history = module.train(arrays, inputs, targets, lr=0.5, epochs=2, batch_size=30)
+        tasks = len(dict(trained["W1"].__dask_graph__()))
+        computed = {key: np.asarray(value.compute()) for key, value in trained.items()}
+    expected = reference.train(params, X, Y, lr=0.5, epochs=2, batch_size=30)
+    assert history == pytest.approx(expected, rel=1e-12)
+    for key in params:
+        _close(computed[key], params[key], f"xor trained on the cluster: {key}")
+    assert tasks <= 2, tasks
