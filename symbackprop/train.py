@@ -118,15 +118,24 @@ def train_network(
     seed: int = 0,
     init: Params | None = None,
     callback: Callable[[int, float], None] | None = None,
+    optimizer: str = "sgd",
+    optimizer_options: dict[str, float] | None = None,
 ) -> TrainResult:
     """Train `network` on (X, Y) with the generated module's train(); `init` is not modified.
 
     `seed` seeds both the initial weights (unless `init` is given) and the shuffling.
+    `optimizer` is one of symbackprop.optim's, its hyper-parameters but lr in
+    `optimizer_options` (checked here, before training).
     Raises SymbackpropError for bad settings and when the loss stops being finite.
     """
     X, Y = _check_arrays(network, X, Y)
     _check_settings(lr, epochs, batch_size, seed, len(X))
     check_size(network, len(X))
+    if optimizer != "sgd" or optimizer_options:
+        from .optim.numeric import settings
+        from .optim.rules import optimizer as known_optimizer
+
+        settings(known_optimizer(optimizer), {**(optimizer_options or {}), "lr": lr})
     module = module_for(network)
     expected = module.init_params(seed=seed)
     params = expected if init is None else check_params(init, expected, "init")
@@ -146,7 +155,16 @@ def train_network(
             raise _not_finite(network, module, [start], X, Y, 1, before, lr)
         try:
             module.train(
-                params, X, Y, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, callback=watch
+                params,
+                X,
+                Y,
+                lr=lr,
+                epochs=epochs,
+                batch_size=batch_size,
+                seed=seed,
+                callback=watch,
+                optimizer=optimizer,
+                optimizer_options=optimizer_options,
             )
         except _Diverged as err:
             raise _not_finite(

@@ -269,3 +269,44 @@ def test_gd_method_bad_input(capsys: pytest.CaptureFixture[str], method: str, ne
     status = cli.main(["gd", "(w-1)**2", "--start", "0", "--method", method])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and needle in err, err
+
+
+# ---------------------------------------------------------------- train --optimizer
+def test_train_command_with_adam_matches_torch(
+    xor: ModuleType, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    saved = tmp_path / "p.npz"
+    argv = ["train", "xor", "--data", "xor", "--lr", "0.05", "--epochs", "40"]
+    status = cli.main([*argv, "--optimizer", "adam:beta2=0.99", "--save", str(saved)])
+    out = capsys.readouterr().out
+    assert status == 0 and "lr 0.05, adam:beta2=0.99, seed 0" in out
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])  # the truth table
+    Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+    params = xor.init_params(seed=0)
+    tensors = {key: torch.tensor(value) for key, value in params.items()}
+    opt = torch.optim.Adam(list(tensors.values()), lr=0.05, betas=(0.9, 0.99))
+    for _ in range(40):
+        grads = xor.gradients({key: t.numpy() for key, t in tensors.items()}, X, Y)
+        for key, grad in grads.items():
+            tensors[key].grad = torch.tensor(grad)
+        opt.step()
+    with np.load(saved) as trained:
+        for key, t in tensors.items():
+            np.testing.assert_allclose(trained[key], t.numpy(), rtol=TOLERANCE, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "needle"),
+    [
+        ("adamm", "unknown optimizer 'adamm'"),
+        ("adam,sgd", "one optimizer, not a list"),
+        ("adam:lr=0.1", "give the learning rate as --lr"),
+        ("rmsprop:alpha", "--optimizer rmsprop: malformed 'alpha'"),
+    ],
+)
+def test_train_command_bad_optimizer(
+    capsys: pytest.CaptureFixture[str], optimizer: str, needle: str
+) -> None:
+    status = cli.main(["train", "xor", "--data", "xor", "--optimizer", optimizer])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and needle in err, err

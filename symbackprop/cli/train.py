@@ -45,6 +45,7 @@ def register(commands: Commands) -> None:
         "  symbackprop train classifier --data two_class --epochs 300 --batch-size 20 \\\n"
         "      --plot loss.png --save params.npz\n"
         "  symbackprop train classifier --data two_class --epochs 50 --init params.npz\n"
+        "  symbackprop train xor --data xor --lr 0.05 --epochs 300 --optimizer adam\n"
         + status_line(ok="trained", failed="training diverged"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -67,6 +68,12 @@ def register(commands: Commands) -> None:
         type=whole_number_arg,
         default=0,
         help="seed of the initial weights and the shuffling (0)",
+    )
+    parser.add_argument(
+        "--optimizer",
+        metavar="NAME[:KEY=VALUE...]",
+        help="sgd (default), momentum, nesterov, adagrad, rmsprop, adam or adamw, with PyTorch's"
+        " defaults (symbackprop optimizers NAME), e.g. adam or momentum:momentum=0.8",
     )
     parser.add_argument("--plot", metavar="FILE.png", help="plot the loss per epoch (matplotlib)")
     parser.add_argument("--save", metavar="FILE.npz", help="write the trained parameters")
@@ -95,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
     network = load_spec(args.spec)
     check_size(network)
+    optimizer, options = _optimizer(args.optimizer, args.lr)
     if args.plot:
         require_matplotlib()  # fail before training, not after it
         check_writable(args.plot)
@@ -119,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 init=init,
                 callback=show,
+                optimizer=optimizer,
+                optimizer_options=options,
             )
         except Diverged as err:  # a failed run, as gd's divergence, not bad input
             print(f"symbackprop: {err}", file=sys.stderr)
@@ -126,8 +136,10 @@ def run(args: argparse.Namespace) -> int:
     rows = f"{len(X)} row{'s' * (len(X) != 1)}"
     start = f", from {display_path(args.init)}" if args.init else ""
     epochs = f"{args.epochs} epoch{'s' * (args.epochs != 1)}"
+    using = "" if args.optimizer is None else f", {args.optimizer}"
     print(
-        f"{network.name}: {rows}, {epochs}, {result.mode}, lr {args.lr:g}, seed {args.seed}{start}"
+        f"{network.name}: {rows}, {epochs}, {result.mode}, lr {args.lr:g}{using}, seed"
+        f" {args.seed}{start}"
     )
     print(f"final loss {result.metrics.loss:.6g} (first epoch {result.history[0]:.6g})")
     print(describe(result.metrics))
@@ -152,3 +164,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"symbackprop: warning: {result.diverged}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _optimizer(text: str | None, lr: float) -> tuple[str, dict[str, float] | None]:
+    """--optimizer NAME[:KEY=VALUE...] as gd's --method reads one; its lr is --lr's."""
+    if text is None:
+        return "sgd", None
+    from ..errors import SymbackpropError
+    from ..gd.methods import parse_methods
+
+    if "," in text:
+        raise SymbackpropError(f"--optimizer {text}: one optimizer, not a list")
+    ((name, options),) = parse_methods(text, "--optimizer")
+    if "lr" in options:
+        raise SymbackpropError(f"--optimizer {text}: give the learning rate as --lr {lr:g}")
+    return name, options

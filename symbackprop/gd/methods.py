@@ -23,7 +23,7 @@ MAX_METHODS = 16
 Method = tuple[str, dict[str, float]]
 
 
-def parse_methods(text: str) -> list[Method]:
+def parse_methods(text: str, flag: str = "--method") -> list[Method]:
     """--method NAME[:KEY=VALUE...],...: each optimiser with the hyper-parameters it sets,
     checked against its rule (unknown names and keys, values out of range: one line)."""
     methods: list[Method] = []
@@ -35,14 +35,12 @@ def parse_methods(text: str) -> list[Method]:
             key, sep, value = (piece.strip() for piece in pair.partition("="))
             if not sep:
                 raise SymbackpropError(
-                    f"--method {name}: malformed {pair!r}, expected KEY=VALUE such as lr=0.1"
+                    f"{flag} {name}: malformed {pair!r}, expected KEY=VALUE such as lr=0.1"
                 )
             try:
                 options[key] = float(value)
             except ValueError:
-                raise SymbackpropError(
-                    f"--method {name}: {key}={value!r} is not a number"
-                ) from None
+                raise SymbackpropError(f"{flag} {name}: {key}={value!r} is not a number") from None
         settings(opt, options)  # bad keys and values fail here, before any work
         methods.append((name, options))
     if len(methods) > MAX_METHODS:
