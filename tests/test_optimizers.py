@@ -310,3 +310,14 @@ def test_train_command_bad_optimizer(
     status = cli.main(["train", "xor", "--data", "xor", "--optimizer", optimizer])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and needle in err, err
+
+
+def test_gd_bundled_rosenbrock(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["gd", "rosenbrock", "--start", "x=-1.2,y=1", "--steps", "3", "--every", "1"]
+    assert cli.main([*argv, "--method", "adam:lr=0.02"]) == 0
+    out = capsys.readouterr().out
+    start = next(line.split() for line in out.splitlines() if line.split()[:1] == ["0"])
+    # (1 - x)^2 + 100 (y - x^2)^2 at (-1.2, 1), and its gradient, by hand
+    x, y = -1.2, 1.0
+    gradient = [-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)]
+    assert [float(v) for v in start[1:]] == pytest.approx([x, y, 24.2, *gradient], rel=1e-6)

@@ -49,10 +49,17 @@ def register(commands: Commands) -> None:
         '  symbackprop gd "(w+5)**2" --start 3 --lr 0.02 --steps 175 --plot descent.png\n'
         '  symbackprop gd "(w1-1)**2 + 10*(w2+2)**2" --start 0,0 --lr 0.02 \\\n'
         "      --method sgd,momentum,adam:lr=0.3 --plot methods.png\n"
+        "  symbackprop gd rosenbrock --start x=-1.2,y=1 --steps 20000 --tol 1e-4 \\\n"
+        "      --method sgd:lr=0.001,momentum:lr=0.001,adam:lr=0.02\n"
         + status_line(failed="diverging"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("expr", metavar="EXPR", help="the function to minimise, e.g. '(w+5)**2'")
+    parser.add_argument(
+        "expr",
+        metavar="EXPR",
+        help="the function to minimise, e.g. '(w+5)**2', or a bundled one: rosenbrock"
+        " ((1 - x)**2 + 100*(y - x**2)**2)",
+    )
     parser.add_argument(
         "--start",
         required=True,

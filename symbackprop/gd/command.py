@@ -16,6 +16,7 @@ from ..files import display_path
 # printing.worked is still loading; its functions are looked up when the command runs.
 from ..printing import worked
 from .engine import check_settings, gradient_descent, parse_start, read_problem
+from .functions import expression
 from .methods import compare
 from .plot import PLOT_ALL_STEPS, check_plot, matplotlib, plot
 from .report import summary, table
@@ -25,6 +26,7 @@ __all__ = ["EXIT_BAD_INPUT", "EXIT_DIVERGED", "EXIT_OK", "run"]
 
 def run(args: argparse.Namespace) -> int:
     """The `gd` command: 0 when done, 1 when diverging, 2 (or SymbackpropError) for bad input."""
+    args.expr = expression(args.expr)  # a bundled function's name stands for it
     try:
         return _run(args)
     except TextError as err:  # EXPR: the message, then the expression with a caret under it
