@@ -321,3 +321,13 @@ def test_gd_bundled_rosenbrock(capsys: pytest.CaptureFixture[str]) -> None:
     x, y = -1.2, 1.0
     gradient = [-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)]
     assert [float(v) for v in start[1:]] == pytest.approx([x, y, 24.2, *gradient], rel=1e-6)
+
+
+def test_gd_method_divergence_is_status_1(capsys: pytest.CaptureFixture[str]) -> None:
+    # plain descent on (w - 1)^2 multiplies w - 1 by 1 - 2 lr = -3 a step at lr 2: it diverges;
+    # Adam's steps are at most about lr, so it does not
+    argv = ["gd", "(w-1)**2", "--start", "0", "--steps", "100"]
+    assert cli.main([*argv, "--method", "sgd:lr=2,adam:lr=0.1"]) == 1
+    out = capsys.readouterr().out
+    last = {line.split()[0]: line for line in out.splitlines()[-2:]}
+    assert "diverging" in last["sgd"] and "diverging" not in last["adam"]
