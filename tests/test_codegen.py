@@ -41,6 +41,7 @@ from symbackprop import (
 )
 from symbackprop.codegen import generate, write_module
 from symbackprop.gradcheck import gradcheck, load_module
+from symbackprop.optim import OPTIMIZERS
 from symbackprop.spec import load_spec_text
 
 Array = np.ndarray
@@ -944,6 +945,12 @@ def test_ruff_format_leaves_the_source_unchanged(case: str, tmp_path: Path) -> N
 
 
 #: Names the template gives arrays and buffers: W1, b1, a0, z3, delta2, dW1, t2, s2_1, ...
+#: The optimisers' names, hyper-parameters, state arrays and state keys (optimizers.py.jinja).
+OPTIMIZER_WORDS = {"optimizer", "options", "t"} | {
+    word
+    for opt in OPTIMIZERS.values()
+    for word in (opt.name, *opt.defaults, *(s.name for s in opt.state))
+}
 _ARRAY_NAME = re.compile(r"[A-Za-z]+[0-9]+(_[0-9]+)?")
 _ALLOWED_FSTRING_TEXT = re.compile(r"[A-Za-z0-9_ (),.:]*")
 
@@ -972,6 +979,7 @@ def test_string_constants_carry_no_spec_text(case: str) -> None:
     names = {layer.activation.name for layer in net.layers} | {net.loss.name, net.name}
     # sgd_step's buffers that are not named array + layer number
     names |= {"ones", "shifted", "terms", f"log_a{net.depth}", f"log_1ma{net.depth}", "ignore"}
+    names |= OPTIMIZER_WORDS  # the optimisers' template text: names, hyper-parameters, state
     for node in ast.walk(tree):
         if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
             continue
