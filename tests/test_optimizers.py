@@ -263,10 +263,12 @@ def test_gd_method_compares(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
         ("adam:beta1=1.5", "adam: beta1 must be below 1"),
         ("sgd:lr", "malformed 'lr'"),
         ("momentum:momentum=x", "is not a number"),
+        ("sgd,adam --steps 5000001", "10,000,002 steps in all; at most 10,000,000"),
     ],
 )
 def test_gd_method_bad_input(capsys: pytest.CaptureFixture[str], method: str, needle: str) -> None:
-    status = cli.main(["gd", "(w-1)**2", "--start", "0", "--method", method])
+    method, *rest = method.split()
+    status = cli.main(["gd", "(w-1)**2", "--start", "0", "--method", method, *rest])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and needle in err, err
 

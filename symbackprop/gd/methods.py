@@ -11,7 +11,7 @@ from ..errors import SymbackpropError
 from ..files import display_path
 from ..optim.numeric import settings
 from ..optim.rules import LR, optimizer
-from .engine import GDResult, check_settings, gradient_descent, parse_start, read_problem
+from .engine import MAX_STEPS, GDResult, check_settings, gradient_descent, parse_start, read_problem
 from .plot import PLOT_ALL_STEPS, check_plot, matplotlib, plot_paths
 from .report import comparison, summary, table
 
@@ -79,6 +79,11 @@ def compare(args: argparse.Namespace) -> int:
     ]
     for rate in rates:
         check_settings(rate, steps, tol, every)
+    if steps * len(methods) > MAX_STEPS:  # bounded time: as many steps as one plain descent
+        raise SymbackpropError(
+            f"--steps {steps} for {len(methods)} methods is {steps * len(methods):,} steps in all;"
+            f" at most {MAX_STEPS:,}"
+        )
     start = parse_start(args.start)
     if args.plot is not None:
         _, names, _ = read_problem(args.expr, start, args.var)
