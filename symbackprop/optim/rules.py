@@ -143,7 +143,7 @@ def _sgd_family() -> list[Optimizer]:
     """torch.optim.SGD: plain, with (dampened) momentum, and Nesterov's momentum."""
     torch = "torch.optim.SGD"
     lr = Hyper(LR, _LR["sgd"], "learning rate")
-    mu = Hyper(MU, 0.9, "momentum factor (torch's default is 0, which is plain sgd)")
+    mu = Hyper(MU, 0.9, "momentum factor; torch's default, 0, is plain sgd")
     # torch.optim.SGD starts the buffer at the first gradient itself, undamped, hence t = 1
     with sympy.evaluate(False):  # kept as written, in the order the sheet prints
         buffer = sympy.Piecewise((G, sympy.Eq(T, 1)), (MU * V + (1 - TAU) * G, True))
