@@ -57,7 +57,8 @@ def heavy_modules_loaded(*args: str) -> list[str]:
         [],
         ["nonsense"],
         ["examples"],
-        *[[name, "--help"] for name in ("derive", "generate", "check", "gd", "train", "examples")],
+        *[[name, "--help"] for name in cli.COMMANDS],
+        ["verify", "seed_chain", "--seed", "one"],
         ["derive"],  # a missing argument
         ["derive", "seed_chain", "--format", "pdf"],
         ["check", "xor", "--seed", "one"],
@@ -82,16 +83,18 @@ def test_examples_lists_what_the_spec_reader_finds(capsys: pytest.CaptureFixture
 
 def test_the_light_parsers_state_what_the_modules_do() -> None:
     """The few facts the parsers repeat so as not to import their modules."""
-    from symbackprop.cli import check, derive, gd, train
+    from symbackprop.cli import check, derive, gd, train, verify
     from symbackprop.data import bundled
     from symbackprop.gd.engine import MAX_STEPS
     from symbackprop.gradcheck import DIRECTIONAL_ABOVE
     from symbackprop.render import Format
+    from symbackprop.verify import judge
 
     assert get_args(Format) == derive.FORMATS
     assert check.DIRECTIONAL_ABOVE == DIRECTIONAL_ABOVE
     assert gd.MAX_STEPS == MAX_STEPS
     assert list(train.BUNDLED_DATA) == bundled()
+    assert (verify.POINTS, verify.TOLERANCE) == (judge.POINTS, judge.TOLERANCE)
 
 
 def _listed_help(parser: argparse.ArgumentParser) -> dict[str, str | None]:

@@ -1,8 +1,7 @@
 """`symbackprop verify`: does a hand-derived formula in the lecture's LaTeX notation hold?
 
-For now its argparse definitions are `symbackprop.verify.register`'s, imported only when `verify`
-is the command run (so `verify --help` loads SymPy and lark); they move here once the
-`symbackprop.verify` package lands.
+The argparse definitions live here, light, so `verify --help` loads neither SymPy nor lark;
+`run` hands the parsed arguments to `symbackprop.verify.run`.
 """
 
 from __future__ import annotations
@@ -10,18 +9,56 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..arguments import paragraph, whole_number_arg
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see cli/__init__)
 if TYPE_CHECKING:
     from ..arguments import Commands
 
 HELP = "check a hand-derived formula written in the lecture's LaTeX notation"
+#: `symbackprop.verify.judge`'s random points per claim and relative tolerance, named here so
+#: that the parser needs no SymPy (a test checks that the two agree).
+POINTS = 3
+TOLERANCE = 1e-9
 
 
 def register(commands: Commands) -> None:
-    """Add `verify` to the command line (symbackprop.verify's definitions)."""
-    from .. import verify
-
-    verify.register(commands)
+    """Add `verify` to the command line."""
+    parser = commands.add_parser(
+        "verify",
+        help=HELP,
+        description=paragraph(
+            "Read an equation in the notation `derive --format latex` prints and the lecture "
+            "uses (a_k^{(l-1)}, w_{jk}^{(l)}, \\sigma'(z_j^{(l)}), \\frac{\\partial E}"
+            "{\\partial w_{jk}^{(l)}}, \\sum_{j=1}^{n^{(l)}}, \\delta^{(l)}, \\odot, ^{T}) and "
+            "check it for every layer l (L is the last) and unit index: first the indices, then "
+            f"the numbers at {POINTS} random points in float64 (relative tolerance "
+            f"{TOLERANCE:g}). Units are numbered from 1. Each '=' of a chain is a claim."
+        ),
+        epilog="Examples:\n"
+        '  symbackprop verify multi_node "\\frac{\\partial E}{\\partial w_{jk}^{(l)}} = \\\n'
+        "      a_k^{(l-1)} \\cdot \\sigma'(z_j^{(l)}) \\cdot "
+        '\\frac{\\partial E}{\\partial a_j^{(l)}}"\n'
+        "  symbackprop derive seed_chain --format latex -o seed_chain.tex\n"
+        "  symbackprop verify seed_chain --file seed_chain.tex\n"
+        "  echo 'E = (a^{(L)} - y)^2' | symbackprop verify seed_chain -\n"
+        "Exit status: 0 every equation holds, 1 one does not hold or does not apply (it is\n"
+        "checked nowhere on this network), 2 unreadable input.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("spec", help="a TOML spec file, or the name of a bundled example")
+    parser.add_argument("equation", nargs="?", help="one LaTeX equation ('-' reads it from stdin)")
+    parser.add_argument(
+        "--file", metavar="F", help="a .tex snippet: one equation per line or align row"
+    )
+    parser.add_argument(
+        "--seed", type=whole_number_arg, default=0, help="seed of the random points (0)"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="write the verdicts, steps, diagnoses and score as JSON (for grading scripts)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,12 +13,12 @@ a rule written for the symbolic layer l that reads σ' of a layer l (+k) unit by
 ∂a_j/∂z_j, ⊙ σ'(z)) is a rule for elementwise layers, as in the lecture: it is checked at those
 l only, and the verdict names the softmax layers left out.  An equation with no instance on the
 network (no layer l where all its quantities exist) does not apply: it is not "holds" (exit 1).
-`command.py` is the command line (`register`, `run`).
+`command.py` runs the command (`run`); its arguments are `symbackprop.cli.verify`'s.
 """
 
 from __future__ import annotations
 
-from .command import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main, register, run
+from .command import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main, run
 from .document import split_equations
 from .judge import POINTS, TOLERANCE, Instance, Verdict, verify, verify_text
 from .reader import LatexError, parse_equation
@@ -35,7 +35,6 @@ __all__ = [
     "Verdict",
     "main",
     "parse_equation",
-    "register",
     "run",
     "split_equations",
     "to_sympy",

@@ -1,5 +1,5 @@
-"""The `verify` command line: its arguments (`register`), reading the equation or file, and
-printing verdicts and reading errors (`run`); exit status 0, 1 or 2."""
+"""The `verify` command: reading the equation or file, and printing verdicts and reading errors
+(`run`); exit status 0, 1 or 2. Its arguments are `symbackprop.cli.verify.register`'s (light)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from ..arguments import paragraph, whole_number_arg
+from ..cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from ..errors import SymbackpropError
 from ..files import display_path
 from ..spec import load_spec
@@ -19,47 +18,7 @@ from .judge import POINTS, TOLERANCE, Session, Verdict
 from .reader import MAX_TEXT, LatexError
 from .steps import Step, equation_json, judge_steps, summary
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def register(commands: Any) -> None:
-    """Add the `verify` subcommand to the CLI's subparsers."""
-    parser = commands.add_parser(
-        "verify",
-        help="check a hand-derived formula written in the lecture's LaTeX notation",
-        description=paragraph(
-            "Read an equation in the notation `derive --format latex` prints and the lecture "
-            "uses (a_k^{(l-1)}, w_{jk}^{(l)}, \\sigma'(z_j^{(l)}), \\frac{\\partial E}"
-            "{\\partial w_{jk}^{(l)}}, \\sum_{j=1}^{n^{(l)}}, \\delta^{(l)}, \\odot, ^{T}) and "
-            "check it for every layer l (L is the last) and unit index: first the indices, then "
-            f"the numbers at {POINTS} random points in float64 (relative tolerance "
-            f"{TOLERANCE:g}). Units are numbered from 1. Each '=' of a chain is a claim."
-        ),
-        epilog="Examples:\n"
-        '  symbackprop verify multi_node "\\frac{\\partial E}{\\partial w_{jk}^{(l)}} = \\\n'
-        "      a_k^{(l-1)} \\cdot \\sigma'(z_j^{(l)}) \\cdot "
-        '\\frac{\\partial E}{\\partial a_j^{(l)}}"\n'
-        "  symbackprop derive seed_chain --format latex -o seed_chain.tex\n"
-        "  symbackprop verify seed_chain --file seed_chain.tex\n"
-        "  echo 'E = (a^{(L)} - y)^2' | symbackprop verify seed_chain -\n"
-        "Exit status: 0 every equation holds, 1 one does not hold or does not apply (it is\n"
-        "checked nowhere on this network), 2 unreadable input.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("spec", help="a TOML spec file, or the name of a bundled example")
-    parser.add_argument("equation", nargs="?", help="one LaTeX equation ('-' reads it from stdin)")
-    parser.add_argument(
-        "--file", metavar="F", help="a .tex snippet: one equation per line or align row"
-    )
-    parser.add_argument(
-        "--seed", type=whole_number_arg, default=0, help="seed of the random points (0)"
-    )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="write the verdicts, steps, diagnoses and score as JSON (for grading scripts)",
-    )
-    parser.set_defaults(func=run)
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "main", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -195,9 +154,7 @@ def _report_error(err: LatexError, source: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`symbackprop verify ...` on its own (for tests, before the main CLI registers it)."""
-    parser = argparse.ArgumentParser(prog="symbackprop")
-    commands = parser.add_subparsers(dest="command", required=True)
-    register(commands)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    """`symbackprop verify ...` parsed by the command line's parser and run here (for tests)."""
+    from ..cli import parser
+
+    return run(parser("verify").parse_args(argv))
