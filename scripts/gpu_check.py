@@ -40,9 +40,13 @@ WIDE = Network(
 EXAMPLES = ("xor", "classifier", "multi_node")
 
 
-def _libraries(device: str) -> dict[str, tuple[Any, Callable[[np.ndarray], Any], Callable]]:
-    """name -> (namespace, NumPy array -> the library's array on the device, a sync call)."""
-    found: dict[str, tuple[Any, Callable[[np.ndarray], Any], Callable]] = {}
+#: (namespace, NumPy array -> the library's array on the device, a call that waits for it)
+Library = tuple[Any, Callable[[np.ndarray], Any], Callable[[], Any]]
+
+
+def _libraries(device: str) -> dict[str, Library]:
+    """The array libraries with arrays on `device`, by name."""
+    found: dict[str, Library] = {}
     try:
         import torch
 
@@ -53,7 +57,7 @@ def _libraries(device: str) -> dict[str, tuple[Any, Callable[[np.ndarray], Any],
         pass
     if device != "cpu":
         try:
-            import cupy
+            import cupy  # type: ignore[import-not-found]
 
             found["cupy"] = (cupy, cupy.asarray, cupy.cuda.Device().synchronize)
         except ImportError:
@@ -63,9 +67,9 @@ def _libraries(device: str) -> dict[str, tuple[Any, Callable[[np.ndarray], Any],
 
 def _host(x: Any) -> np.ndarray:
     if hasattr(x, "get"):  # CuPy
-        return np.asarray(x.get())
-    if hasattr(x, "detach"):  # PyTorch
-        return x.detach().cpu().numpy()
+        x = x.get()
+    elif hasattr(x, "detach"):  # PyTorch
+        x = x.detach().cpu().numpy()
     return np.asarray(x)
 
 
@@ -135,7 +139,7 @@ def _torch_eager(torch: Any, params: dict[str, Any]) -> Callable[[Any, Any, floa
 
 
 def step_times(
-    name: str, library: tuple[Any, Callable, Callable], batch: int, dtype: str, repeats: int
+    name: str, library: Library, batch: int, dtype: str, repeats: int
 ) -> dict[str, float]:
     """Median seconds of one wide-network training step: generated and (PyTorch) eager."""
     xp, to, sync = library

@@ -15,7 +15,7 @@ from sympy import Expr
 
 from .. import notation as n
 from ..rewrite import Logistic, Softplus, expm1, log1p
-from .numpy import LINE_WIDTH, numpy_code
+from .numpy import LINE_WIDTH, UnsupportedInCode, numpy_code
 
 
 class Line(str):
@@ -267,3 +267,34 @@ def scale_code(
     if coeff != 1:
         lines.append(Line(f"{target} *= {_bare(coeff)}"))
     return lines, used
+
+
+def product_code(expr: Expr, out: str) -> Line:
+    """A matrix product of the lowered program as one np.dot into the buffer `out`, rows being
+    samples as in the NumPy printer: W a is `a W^T`, W^T δ is `δ W`, δ a^T summed over the
+    batch is `δ^T a`."""
+    if isinstance(expr, n.MatProd) and len(expr.args) == 2:
+        left, right = expr.args
+        if isinstance(left, n.WeightMatrix) and isinstance(right, n.Act):
+            return Line(f"np.dot({_leaf(right)}, {_leaf(left)}.T, out={out})", _names(left, right))
+        if isinstance(left, n.Transposed) and isinstance(right, n.Delta):
+            return Line(f"np.dot({_leaf(right)}, {_leaf(left.args[0])}, out={out})", _names(expr))
+        if isinstance(left, n.Delta) and isinstance(right, n.Transposed):
+            return Line(f"np.dot({_leaf(left)}.T, {_leaf(right.args[0])}, out={out})", _names(expr))
+    raise UnsupportedInCode("this matrix product has no in-place translation")
+
+
+def rank_one_code(expr: Expr, out: str) -> Line:
+    """δ a^T for a batch of one sample as np.outer of the two rows into `out`."""
+    left, right = expr.args
+    if isinstance(left, n.Delta) and isinstance(right, n.Transposed):
+        code = f"np.outer({_leaf(left)}[0], {_leaf(right.args[0])}[0], out={out})"
+        return Line(code, _names(expr))
+    raise UnsupportedInCode("this product is not an outer product of two vectors")
+
+
+def batch_sum_code(expr: Expr, out: str) -> Line:
+    """Σ over the samples of an array, as a product with the buffer `ones` into `out`."""
+    if _is_leaf(expr):
+        return Line(f"np.dot(ones, {_leaf(expr)}, out={out})", _names(expr))
+    raise UnsupportedInCode("a batch sum of an expression has no in-place translation")
