@@ -1,8 +1,9 @@
 """The loss as the generated modules compute it: E per output unit in the layer's arrays, with
 log a^(L) and log(1 - a^(L)) taken from z^(L) where the output activation allows it.
 
-Shared by the backends: the NumPy module's template reads `output_kind` and `per_unit`; the
-functional schedule lowers the logarithms to statements of their own (`log_statements`).
+Shared by the backends: `loss_step` lays out _per_sample_loss() for either module (the
+logarithms as statements of their own, `log_statements`), and sgd_step's in-place pass reads
+`per_unit` and `output_kind`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from sympy import Expr
 from ..ir import Derivation
 from ..library import A, Y, Z
 from ..notation import Act, Pre, Target
+from ..printing.numpy import LINE_WIDTH
 from ..rewrite import LogSigmoid, LogSoftmax, log1p, stable
 from .program import Assign
+from .readable import Dialect, Group, Step
 
 OutputKind = Literal["softmax", "sigmoid", ""]
 
@@ -80,3 +83,37 @@ def log_statements(found: Loss, depth: int) -> list[Assign]:
         value = LogSigmoid(-z) if found.output_kind == "sigmoid" else log1p(-a)
         statements.append(Assign(found.log_1ma, value, None))
     return statements
+
+
+def _note(value: Expr, depth: int) -> list[str]:
+    """Why a logarithm of the output is computed from z as it is."""
+    if isinstance(value, LogSoftmax):
+        return [f"# log a^({depth}) from z^({depth}) by log-sum-exp: finite however large |z| is"]
+    if isinstance(value, LogSigmoid):
+        side = "a" if value.args[0] == Pre(depth) else "1 - a"
+        sign = "-" if side == "a" else ""
+        return [f"# log({side}^({depth})) = -log(1 + e^({sign}z)), finite however large |z| is"]
+    return []
+
+
+def loss_step(derivation: Derivation, dialect: Dialect) -> tuple[Step, str]:
+    """_per_sample_loss(): the cached arrays it reads, the logarithms of the output, E per unit;
+    and the code whose row sums it returns (E itself when the line fits, else `terms`), in a
+    target library's dialect."""
+    depth = derivation.network.depth
+    found = loss(derivation)
+    logs = log_statements(found, depth)
+    step = Step(depth)
+    reads: set[Expr] = set(found.per_unit.atoms(Act, Pre))
+    for statement in logs:
+        reads |= statement.value.atoms(Act, Pre)
+    step.cache = sorted(dialect.code(q) for q in reads)
+    for statement in logs:
+        notes = _note(statement.value, depth)
+        target = dialect.code(statement.target)
+        step.groups.append(Group(notes, dialect.statements(target, statement.value)))
+    code = dialect.code(found.per_unit)
+    if len(f"    return xp.sum({code}, axis=1)") > LINE_WIDTH:  # np and xp: as long
+        step.groups.append(Group([], dialect.statements("terms", found.per_unit)))
+        code = "terms"
+    return step, code

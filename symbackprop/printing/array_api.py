@@ -14,7 +14,6 @@ import sympy
 from sympy import Expr
 
 from .. import notation as n
-from ..rewrite import LogSigmoid, LogSoftmax
 from .numpy import LectureNumPyPrinter, Statement, UnsupportedInCode, numpy_statements
 
 #: NumPy's name -> the standard's, for the functions the NumPy printer may call.
@@ -68,12 +67,6 @@ class LectureArrayAPIPrinter(LectureNumPyPrinter):
         if isinstance(left, n.WeightMatrix) and isinstance(right, n.Act):
             return f"{self._print(right)} @ {self._print(left)}.T"  # rows: a W^T
         return super()._print_MatProd(expr)
-
-    def _print_LogSigmoid(self, expr: LogSigmoid) -> str:
-        return f"_log_sigmoid({self._print(expr.args[0])})"  # the module's helper
-
-    def _print_LogSoftmax(self, expr: LogSoftmax) -> str:
-        return f"_log_softmax({self._print(expr.args[0])})"  # the module's helper
 
     def _print_Heaviside(self, expr: sympy.Heaviside) -> str:
         at_zero = expr.args[1] if len(expr.args) > 1 else sympy.S.Half

@@ -19,7 +19,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 
 from .. import notation as n
 from ..errors import SymbackpropError
-from ..rewrite import Hypot, LogCosh, Logistic, Softplus
+from ..rewrite import Hypot, LogCosh, Logistic, LogSigmoid, LogSoftmax, Softplus
 from .common import lecture_factors
 
 LOG_2 = 0.6931471805599453
@@ -195,6 +195,12 @@ class LectureNumPyPrinter(NumPyPrinter):
     def _print_LogCosh(self, expr: LogCosh) -> str:
         u = expr.args[0]
         return f"{self._call('logaddexp', u, -u)} - {LOG_2!r}"
+
+    def _print_LogSigmoid(self, expr: LogSigmoid) -> str:
+        return f"_log_sigmoid({self._print(expr.args[0])})"  # the module's helper
+
+    def _print_LogSoftmax(self, expr: LogSoftmax) -> str:
+        return f"_log_softmax({self._print(expr.args[0])})"  # the module's helper
 
     def _print_Hypot(self, expr: Hypot) -> str:
         return self._call("hypot", *expr.args)
