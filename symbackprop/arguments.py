@@ -40,6 +40,15 @@ def whole_number_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {_shown(text)}") from None
 
 
+def add_no_cache(parser: argparse.ArgumentParser) -> None:
+    """The --no-cache option of the commands that use symbackprop.cache's repeat cache."""
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="derive again and leave the repeat cache alone (also SYMBACKPROP_NO_CACHE=1)",
+    )
+
+
 def _shown(text: str) -> str:
     shown = repr(text)
     return shown if len(shown) <= _SHOWN else shown[: _SHOWN - 4] + "...'"

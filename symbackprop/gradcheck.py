@@ -78,11 +78,38 @@ def gradcheck(
     derivation = network if isinstance(network, Derivation) else derive(network, progress=progress)
     net = derivation.network
     module = load_module(generate(derivation, backend=backend).source, net.name)
-    kinked = [
+    return check_module(
+        net,
+        module,
+        kinked_layers(derivation),
+        seed=seed,
+        batch=batch,
+        directions=directions,
+        progress=progress,
+    )
+
+
+def kinked_layers(derivation: Derivation) -> list[int]:
+    """The layers whose σ' has a kink (a step, max, |z|): differences there avoid crossing it."""
+    return [
         ld.number
         for ld in derivation.layers
         if ld.rule.derivative is not None and ld.rule.derivative.has(*_KINKED)
     ]
+
+
+def check_module(
+    net: Network,
+    module: Any,
+    kinked: list[int],
+    *,
+    seed: int = 0,
+    batch: int = 4,
+    directions: int = 6,
+    progress: Report | None = None,
+) -> GradCheck:
+    """`gradcheck`'s comparison for a module already imported (`kinked` as `kinked_layers`
+    gives it), so that a cached module is checked without deriving again."""
     point = random_point(net, batch=batch, seed=seed)
     params, X, Y = point.params, point.X, point.Y
     grads = module.gradients(params, X, Y)

@@ -92,10 +92,21 @@ class TrainResult:
     diverged: str | None = None
 
 
+#: Module sources known without deriving (symbackprop.cache's), for module_for.
+_SOURCES: dict[Network, str] = {}
+
+
+def use_module(network: Network, source: str) -> None:
+    """Have `module_for(network)` import `source`, the generated module of `network` (the
+    command line's cached one), instead of deriving it."""
+    _SOURCES[network] = source
+
+
 @lru_cache(maxsize=8)
 def module_for(network: Network) -> ModuleType:
     """The generated module for `network`, imported once per process (derivation is slow)."""
-    return load_module(generate(network).source, network.name)
+    source = _SOURCES.get(network)
+    return load_module(generate(network).source if source is None else source, network.name)
 
 
 def batch_mode(batch_size: int | None, rows: int) -> str:

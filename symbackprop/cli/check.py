@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..arguments import paragraph, whole_number_arg
+from ..arguments import add_no_cache, paragraph, whole_number_arg
 from .exits import EXIT_FAILED, EXIT_OK, status_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see cli/__init__)
@@ -43,12 +43,15 @@ def register(commands: Commands) -> None:
         default="numpy",
         help="the module to check: numpy (default) or array-api (run on NumPy arrays)",
     )
+    add_no_cache(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Check the gradients and print the table; returns the exit status."""
+    from .. import cache
+    from ..codegen import load_module
     from ..errors import SymbackpropError
-    from ..gradcheck import gradcheck, report
+    from ..gradcheck import check_module, report
     from ..progress import Progress
     from ..spec import load_spec
     from ..train import check_size
@@ -58,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
     network = load_spec(args.spec)
     check_size(network)
     with Progress(keep=False) as progress:
-        result = gradcheck(network, seed=args.seed, progress=progress, backend=args.backend)
+        use = cache.enabled(args.no_cache)
+        generated, kinked = cache.module(
+            args.spec, network, args.backend, use=use, progress=progress
+        )
+        module = load_module(generated.source, network.name)
+        result = check_module(network, module, kinked, seed=args.seed, progress=progress)
     print(report(result))
     return EXIT_OK if result.ok else EXIT_FAILED

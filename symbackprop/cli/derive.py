@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..arguments import paragraph
+from ..arguments import add_no_cache, paragraph
 from .exits import EXIT_FAILED, EXIT_OK, status_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see cli/__init__)
@@ -80,6 +80,7 @@ def register(commands: Commands) -> None:
         action="store_true",
         help="also differentiate E written out in every weight and compare (small networks)",
     )
+    add_no_cache(parser)
 
 
 def output_format(fmt: str | None, output: str | None) -> str:
@@ -102,16 +103,42 @@ def output_format(fmt: str | None, output: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Derive, render, optionally self-check, and write; returns the exit status."""
+    """Derive, render, optionally self-check, and write; returns the exit status. A repeat
+    (same spec, format and selection) prints the cached document without importing SymPy."""
+    from .. import cache
+
+    fmt = output_format(args.format, args.output)
+    entry = None
+    if cache.enabled(args.no_cache) and not args.self_check:
+        options = {"format": fmt, "views": args.views, "layers": args.layers, "brief": args.brief}
+        entry = cache.key("derive", args.spec, options, shown=True)
+    hit = cache.get(entry)
+    if hit is not None:
+        document, status = hit[0], EXIT_OK
+    else:
+        document, status = _derive(args, fmt)
+        if status == EXIT_OK:
+            cache.put(entry, document)
+    if args.output is not None:
+        from ..files import write_atomic
+
+        write_atomic(args.output, document)
+    else:
+        from . import write_stdout
+
+        write_stdout(document)
+    return status
+
+
+def _derive(args: argparse.Namespace, fmt: str) -> tuple[str, int]:
+    """The document and the exit status (--self-check's)."""
     from typing import cast
 
     from ..derive import derive
-    from ..files import write_atomic
     from ..progress import Progress
     from ..render import Format, render, select_layers, select_views
     from ..spec import load_spec
 
-    fmt = output_format(args.format, args.output)
     network = load_spec(args.spec)
     if args.self_check:  # too large a network is refused before deriving, not after
         from ..selfcheck import check_small
@@ -133,10 +160,4 @@ def run(args: argparse.Namespace) -> int:
         results = self_check(derivation)
         print(report(results), file=sys.stderr)
         status = EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
-    if args.output is not None:
-        write_atomic(args.output, document)
-    else:
-        from . import write_stdout
-
-        write_stdout(document)
-    return status
+    return document, status

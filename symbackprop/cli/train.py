@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..arguments import number_arg, paragraph, whole_number_arg
+from ..arguments import add_no_cache, number_arg, paragraph, whole_number_arg
 from .exits import EXIT_FAILED, EXIT_OK, status_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see cli/__init__)
@@ -78,10 +78,12 @@ def register(commands: Commands) -> None:
     parser.add_argument("--plot", metavar="FILE.png", help="plot the loss per epoch (matplotlib)")
     parser.add_argument("--save", metavar="FILE.npz", help="write the trained parameters")
     parser.add_argument("--init", metavar="FILE.npz", help="start from parameters saved by --save")
+    add_no_cache(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Train and print the result; returns the exit status (errors raise SymbackpropError)."""
+    from .. import cache
     from ..data import load_data
     from ..files import display_path
     from ..plots import Boundary, is_two_input_classifier
@@ -98,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         save_params,
         save_plot,
         train_network,
+        use_module,
     )
 
     network = load_spec(args.spec)
@@ -110,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         check_writable(args.save)
     X, Y = load_data(args.data, network)
     check_size(network, len(X))
+    generated, _ = cache.module(args.spec, network, use=cache.enabled(args.no_cache))
+    use_module(network, generated.source)
     init = load_params(args.init, network) if args.init else None
     with Progress() as progress:
 

@@ -4,12 +4,15 @@
 
 Each command runs `repeat` times in turn with the others (interleaved, so drift on a shared
 machine falls on all alike); the table gives medians and the ratio to `python -c "import
-sympy"`, the yardstick of issue 14. Not part of the test run.
+sympy"`, the yardstick of issue 14. First runs pass --no-cache; the "repeated" rows use a
+repeat cache (symbackprop.cache) in a temporary folder, filled once before timing. Not part of
+the test run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -22,6 +25,7 @@ PY = sys.executable
 
 def commands(tmp: str) -> dict[str, list[str]]:
     cli = [PY, "-m", "symbackprop"]
+    generate = [*cli, "generate", "classifier", "-o", str(Path(tmp, "c.py")), "--force"]
     return {
         "python -c pass": [PY, "-c", "pass"],
         'python -c "import numpy"': [PY, "-c", "import numpy"],
@@ -29,15 +33,11 @@ def commands(tmp: str) -> dict[str, list[str]]:
         "symbackprop --help": [*cli, "--help"],
         "symbackprop --version": [*cli, "--version"],
         "symbackprop examples": [*cli, "examples"],
-        "symbackprop derive seed_chain": [*cli, "derive", "seed_chain"],
-        "symbackprop generate classifier": [
-            *cli,
-            "generate",
-            "classifier",
-            "-o",
-            str(Path(tmp, "c.py")),
-            "--force",
-        ],
+        "symbackprop derive seed_chain": [*cli, "derive", "seed_chain", "--no-cache"],
+        "symbackprop generate classifier": [*generate, "--no-cache"],
+        "repeated: symbackprop derive seed_chain": [*cli, "derive", "seed_chain"],
+        "repeated: symbackprop generate classifier": generate,
+        "repeated: symbackprop check classifier": [*cli, "check", "classifier"],
     }
 
 
@@ -47,11 +47,16 @@ def main() -> int:
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         runs = commands(tmp)
+        env = {**os.environ, "SYMBACKPROP_CACHE_DIR": str(Path(tmp, "cache"))}
+        env.pop("SYMBACKPROP_NO_CACHE", None)
+        for name, argv in runs.items():  # fills the cache
+            if name.startswith("repeated"):
+                subprocess.run(argv, capture_output=True, check=True, env=env)
         times: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(options.repeat):
             for name, argv in runs.items():
                 start = time.perf_counter()
-                subprocess.run(argv, capture_output=True, check=True)
+                subprocess.run(argv, capture_output=True, check=True, env=env)
                 times[name].append(time.perf_counter() - start)
     yardstick = statistics.median(times['python -c "import sympy"'])
     print("| command | median wall time | × import sympy |")
