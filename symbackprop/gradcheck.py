@@ -61,6 +61,10 @@ class GradCheck:
     def ok(self) -> bool:
         return all(r.ok for r in self.results)
 
+    def __str__(self) -> str:
+        """The table `symbackprop check` prints (`report`)."""
+        return report(self)
+
 
 def gradcheck(
     network: Network | Derivation,

@@ -230,7 +230,11 @@ def render(
 ) -> str:
     """The derivation as a document of the given format; `progress`, if given, is called as
     progress("printing equation", done, total).  `views` and `layers` (numbers, 1 the first)
-    keep only those views and those layers' equations (the general rules stay); None: all."""
+    keep only those views and those layers' equations (the general rules stay); None: all.
+    An unknown `fmt` is a SymbackpropError naming the formats."""
+    if fmt not in FORMATS:
+        expected = ", ".join(FORMATS)
+        raise SymbackpropError(f"unknown format {fmt!r}; expected one of {expected}")
     show = text if fmt == "text" else mathml if fmt in ("html", "revealjs") else latex
     values = context(derivation, show, progress, views=views, layers=layers)
     return environment().get_template(FORMATS[fmt]).render(**values)
