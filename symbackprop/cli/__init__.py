@@ -42,7 +42,19 @@ __all__ = [
 ]
 
 #: The subcommands, in the order `symbackprop --help` lists them; each is `cli/NAME.py`.
-COMMANDS = ("derive", "generate", "check", "gd", "train", "verify", "optimizers", "examples")
+COMMANDS = (
+    "derive",
+    "generate",
+    "check",
+    "gd",
+    "train",
+    "predict",
+    "verify",
+    "exercise",
+    "grade",
+    "optimizers",
+    "examples",
+)
 
 
 def command_module(name: str) -> ModuleType:
