@@ -48,7 +48,6 @@ COMMANDS = (
     "check",
     "gd",
     "train",
-    "predict",
     "verify",
     "exercise",
     "grade",
