@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .spec import (
         Layer,
         Network,
+        Regularization,
         activation,
         custom_activation,
         custom_loss,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Layer",
     "Network",
+    "Regularization",
     "SpecError",
     "SymbackpropError",
     "__version__",
@@ -60,6 +62,7 @@ __all__ = [
 _LAZY = {
     "Layer": "spec",
     "Network": "spec",
+    "Regularization": "spec",
     "activation": "spec",
     "custom_activation": "spec",
     "custom_loss": "spec",

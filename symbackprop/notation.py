@@ -207,3 +207,24 @@ class Elementwise(Function):
 
 class WeightMatrix(LayerQuantity):
     """W^(l): the weight matrix of layer l in the vectorised form (row j holds w_jk^(l))."""
+
+
+class Decay(Function):
+    """A regularisation strength: Decay(2) is λ of the L2 penalty λ Σ w², Decay(1) λ₁ of the
+    L1 penalty λ₁ Σ |w|; a second argument, the layer, where the layers' strengths differ."""
+
+    is_real = True
+    is_nonnegative = True
+    is_number = False
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+    @property
+    def order(self) -> int:
+        return int(self.args[0])
+
+    @property
+    def layer(self) -> Expr | None:
+        return self.args[1] if len(self.args) > 1 else None

@@ -12,7 +12,7 @@ from sympy import Expr, Integer, Sum
 from .errors import SymbackpropError
 from .ir import Derivation
 from .library import A, Y, Z
-from .notation import Act, Bias, E, Partial, Pre, Target, Weight, Width, j, k
+from .notation import Act, Affine, Bias, Decay, E, Partial, Pre, Target, Weight, Width, j, k
 from .printing.text import text
 from .sampling import random_point
 from .spec import Network
@@ -101,6 +101,12 @@ def forward(net: Network) -> tuple[dict[tuple[int, int], Expr], dict[tuple[int, 
         net.loss.expr.xreplace({A: a[depth, unit], Y: leaf[Target(unit)]})
         for unit in range(1, sizes[depth] + 1)
     )
+    for number in range(1, depth + 1):  # the regularisation: l2 Σ w² + l1 Σ |w| per layer
+        reg = net.penalty(number)
+        for unit in range(1, sizes[number] + 1):
+            for m in range(1, sizes[number - 1] + 1):
+                w = leaf[Weight(number, unit, m)]
+                loss += reg.l2 * w**2 + reg.l1 * sympy.Abs(w)
     return z, a, sympy.sympify(loss)
 
 
@@ -164,6 +170,11 @@ class _Instantiator:
         net = self.derivation.network
         widths = {Width(Integer(m)): Integer(n) for m, n in enumerate(net.sizes)}
         expr = expr.xreplace(widths)
+        expr = expr.replace(  # λ and λ₁ from the spec, for all layers or the one named
+            lambda e: isinstance(e, Decay),
+            lambda e: getattr(net.penalty(int(e.layer or 1)), "l2" if e.order == 2 else "l1"),
+        )
+        expr = expr.replace(lambda e: isinstance(e, Affine), lambda e: sympy.Add(*e.args))
         expr = expr.replace(lambda e: isinstance(e, Sum), lambda e: e.doit())
         expr = expr.replace(
             lambda e: isinstance(e, Partial) and isinstance(e.args[1], Act),

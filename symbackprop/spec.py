@@ -33,6 +33,29 @@ MAX_SPEC_BYTES = 1_000_000
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _SHOWN = 60
 _TOP_FIELDS = ["name", "inputs", "loss", "layers"]
+_OPTIONAL_FIELDS = ["regularization"]
+#: The largest regularisation strength accepted (λ Σ w² with λ above 1e3 leaves no network).
+MAX_STRENGTH = 1e3
+
+
+@dataclass(frozen=True)
+class Regularization:
+    """The penalty added to E: l2 · Σ w² + l1 · Σ |w| over a layer's weights (never its
+    biases); strengths are exact rationals, 0 for none."""
+
+    l1: sympy.Rational = sympy.S.Zero
+    l2: sympy.Rational = sympy.S.Zero
+
+    def __post_init__(self) -> None:
+        for key in ("l1", "l2"):
+            value = getattr(self, key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                object.__setattr__(self, key, _strength(value, key))
+            elif not isinstance(value, sympy.Rational) or not 0 <= value <= MAX_STRENGTH:
+                raise _fail(key, f"must be a number between 0 and {MAX_STRENGTH:g}, got {value!r}")
+
+    def __bool__(self) -> bool:
+        return bool(self.l1 or self.l2)
 
 
 @dataclass(frozen=True)
@@ -41,6 +64,8 @@ class Layer:
 
     units: int
     activation: Activation
+    #: This layer's penalty; None: the network's (`Network.regularization`).
+    regularization: Regularization | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +77,7 @@ class Network:
     layers: tuple[Layer, ...]
     loss: Loss
     source: str = field(default="<python>", compare=False)
+    regularization: Regularization = Regularization()
 
     def __post_init__(self) -> None:
         if isinstance(self.layers, list):
@@ -67,6 +93,16 @@ class Network:
     def depth(self) -> int:
         """L, the number of layers with weights."""
         return len(self.layers)
+
+    def penalty(self, number: int) -> Regularization:
+        """The regularisation of layer `number` (from 1): its own, else the network's."""
+        own = self.layers[number - 1].regularization
+        return self.regularization if own is None else own
+
+    @property
+    def regularized(self) -> bool:
+        """Whether any layer's weights carry a penalty."""
+        return any(self.penalty(n) for n in range(1, self.depth + 1))
 
 
 def activation(name: str, *, slope: float | None = None) -> Activation:
@@ -179,6 +215,29 @@ def _number(value: object, where: str) -> sympy.Expr:
     return sympy.Rational(repr(value))
 
 
+def _strength(value: object, where: str) -> sympy.Rational:
+    """A regularisation strength: a finite number in [0, MAX_STRENGTH], kept exact."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(where, f"must be a number, got {_describe(value)}")
+    if not 0 <= value <= MAX_STRENGTH:  # NaN fails both comparisons
+        raise _fail(where, f"must be between 0 and {MAX_STRENGTH:g}, got {_shorten(value)}")
+    return sympy.Rational(repr(value))
+
+
+def _regularization_from(
+    value: object, where: str, inherited: Regularization | None
+) -> Regularization:
+    """`{ l2 = 1e-4, l1 = 0 }`; at a layer (`inherited` the network's), each strength it
+    leaves out taken from the network's table."""
+    if not isinstance(value, dict):
+        raise _fail(where, f"expected a table such as {{ l2 = 1e-4 }}, got {_describe(value)}")
+    _check_fields(value, ["l1", "l2"], where)
+    base = inherited or Regularization()
+    l1 = _strength(value["l1"], _sub(where, "l1")) if "l1" in value else base.l1
+    l2 = _strength(value["l2"], _sub(where, "l2")) if "l2" in value else base.l2
+    return Regularization(l1, l2)
+
+
 def _check_identifier(name: object, where: str) -> str:
     if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or keyword.iskeyword(name):
         raise _fail(
@@ -212,10 +271,16 @@ def _check_network(net: Network) -> None:
         raise _fail("layers", "at least one layer is needed")
     if len(net.layers) > MAX_LAYERS:
         raise _fail("layers", f"at most {MAX_LAYERS} layers, got {len(net.layers)}")
+    if not isinstance(net.regularization, Regularization):
+        raise _fail("regularization", "expected a Regularization(l1=..., l2=...)")
     seen: dict[str, Activation] = {}
     for index, layer in enumerate(net.layers):
         where = _layer_where(index)
         _check_count(layer.units, f"{where}.units")
+        if layer.regularization is not None and not isinstance(
+            layer.regularization, Regularization
+        ):
+            raise _fail(f"{where}.regularization", "expected a Regularization(l1=..., l2=...)")
         act = layer.activation
         if not isinstance(act, Activation):
             raise _fail(
@@ -406,8 +471,11 @@ def _network_from_dict(data: Mapping[str, Any], source: str) -> Network:
         raise SpecError(f"expected a table of fields, got {_describe(data)}")
     if not data:
         raise SpecError(f"the spec is empty; it needs the fields {', '.join(_TOP_FIELDS)}")
-    _check_fields(data, _TOP_FIELDS, "")
+    _check_fields(data, _TOP_FIELDS + _OPTIONAL_FIELDS, "")
     _require(data, _TOP_FIELDS, "")
+    penalty = Regularization()
+    if "regularization" in data:
+        penalty = _regularization_from(data["regularization"], "regularization", None)
     raw_layers = data["layers"]
     if not isinstance(raw_layers, list) or not all(isinstance(x, dict) for x in raw_layers):
         raise _fail("layers", "must be an array of tables ([[layers]] sections)")
@@ -416,16 +484,21 @@ def _network_from_dict(data: Mapping[str, Any], source: str) -> Network:
     layers = []
     for index, raw in enumerate(raw_layers):
         where = _layer_where(index)
-        _check_fields(raw, ["units", "activation"], where)
+        _check_fields(raw, ["units", "activation", "regularization"], where)
         _require(raw, ["units", "activation"], where)
         units = _check_count(raw["units"], f"{where}.units")
-        layers.append(Layer(units, _activation_from(raw["activation"], f"{where}.activation")))
+        act = _activation_from(raw["activation"], f"{where}.activation")
+        own = None
+        if "regularization" in raw:
+            own = _regularization_from(raw["regularization"], f"{where}.regularization", penalty)
+        layers.append(Layer(units, act, own))
     return Network(
         name=data["name"],
         inputs=data["inputs"],
         layers=tuple(layers),
         loss=_loss_from(data["loss"]),
         source=source,
+        regularization=penalty,
     )
 
 

@@ -85,7 +85,7 @@ def sample(net: Network, seed: int, *, scale: float = 0.8) -> Sample:
         a_cur = a_start
         for n in range(start + 1, net.depth + 1):
             a_cur = fns[n - 1](Ws[n] @ a_cur + bs[n])
-        return jnp.sum(per_unit(a_cur, y))
+        return jnp.sum(per_unit(a_cur, y)) + penalty(net, Ws)
 
     def from_z(number: int, z_val: Any) -> Any:
         return from_layer(number, fns[number - 1](z_val), (W, b))
@@ -111,6 +111,18 @@ def sample(net: Network, seed: int, *, scale: float = 0.8) -> Sample:
         grad_a = jax.grad(lambda aa, n=n: from_layer(n, aa, (W, b)))(out.a[n][:, 0])
         out.da[n] = np.asarray(grad_a)[:, None]
     return out
+
+
+def penalty(net: Network, Ws: dict[int, Any]) -> Any:
+    """The regularisation term by hand: Σ_l (l2 Σ w² + l1 Σ |w|) over the weights, read from
+    the spec's numbers (0 for a network without one)."""
+    total: Any = 0.0
+    for n in range(1, net.depth + 1):
+        reg = net.penalty(n)
+        l1, l2 = float(reg.l1), float(reg.l2)
+        if l1 or l2:
+            total = total + l2 * jnp.sum(Ws[n] ** 2) + l1 * jnp.sum(jnp.abs(Ws[n]))
+    return total
 
 
 class Unknown(Exception):
@@ -200,6 +212,9 @@ class Evaluator:
             raise Unknown(f"free symbol {expr}")
         if expr.is_Number or expr.is_NumberSymbol:
             return float(expr)
+        if isinstance(expr, nt.Decay):  # λ (order 2) or λ₁ of the spec, at a layer or all
+            reg = s.net.penalty(1 if expr.layer is None else self.layer(expr.layer))
+            return float(reg.l2 if expr.order == 2 else reg.l1)
         if isinstance(expr, nt.Act):
             return self.pick(s.a, expr)
         if isinstance(expr, nt.Pre):

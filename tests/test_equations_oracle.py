@@ -10,7 +10,7 @@ import sympy
 
 pytest.importorskip("jax")
 
-from symbackprop import Layer, Network, activation, custom_activation, derive, loss
+from symbackprop import Layer, Network, Regularization, activation, custom_activation, derive, loss
 from symbackprop.ir import Equation
 from symbackprop.notation import L_sym, i, j, k, l_sym
 from symbackprop.spec import load_spec
@@ -33,6 +33,17 @@ def _zoo(name: str) -> object:
     return custom_activation(member.expr, member.name)
 
 
+def _regularized(net: Network, l1: float, l2: float, first: float | None = None) -> Network:
+    """`net` with the penalty l1 Σ |w| + l2 Σ w² (layer 1's l2 `first` when given)."""
+    layers = list(net.layers)
+    if first is not None:
+        layers[0] = dataclasses.replace(layers[0], regularization=Regularization(l1, first))
+    name = f"{net.name}_reg"
+    return dataclasses.replace(
+        net, name=name, layers=tuple(layers), regularization=Regularization(l1, l2)
+    )
+
+
 NETWORKS: dict[str, Network] = {
     **{name: load_spec(name) for name in BUNDLED},
     "softmax_deep": _net(
@@ -42,6 +53,9 @@ NETWORKS: dict[str, Network] = {
         "identity_half", 2, [(3, "softplus"), (2, "identity")], "half_squared_error"
     ),
     "leaky_bce": _net("leaky_bce", 2, [(3, "leaky_relu"), (2, "sigmoid")], "binary_cross_entropy"),
+    "xor_l2": _regularized(load_spec("xor"), 0.0, 0.01),
+    "classifier_l1_l2": _regularized(load_spec("classifier"), 0.02, 0.05),
+    "multi_node_per_layer": _regularized(load_spec("multi_node"), 0.0, 0.03, first=0.3),
     "custom_mix": _net(
         "custom_mix",
         2,

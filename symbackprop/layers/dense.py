@@ -87,3 +87,15 @@ def forward(view: View, rule: ActivationRule) -> tuple[Equation, ...]:
         Equation(view, "pre", l_sym, z_j, (weighted_input(),)),
         Equation(view, "act", l_sym, a_j, out),
     )
+
+
+def penalty(parameter: Expr, l1: Expr, l2: Expr) -> Expr:
+    """The regularisation of one weight (or bias) x: l2 · x² + l1 · |x|."""
+    return l2 * parameter**2 + l1 * sympy.Abs(parameter)
+
+
+def penalty_partial(parameter: Expr, l1: Expr, l2: Expr) -> Expr:
+    """d/dx of `penalty`, by SymPy: 2 l2 x + l1 sign(x), the subgradient sign(0) = 0 at 0
+    (differentiated in a plain real symbol, then written in the parameter)."""
+    x = sympy.Symbol("x", real=True)
+    return sympy.diff(penalty(x, l1, l2), x).xreplace({x: parameter})

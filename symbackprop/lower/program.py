@@ -13,8 +13,19 @@ from typing import Literal
 import sympy
 from sympy import Expr
 
+from ..derive import strength_values
 from ..ir import Derivation, Equation
-from ..notation import Act, Bias, Delta, LayerQuantity, Pre, Target, WeightMatrix
+from ..notation import (
+    Act,
+    Affine,
+    Bias,
+    Delta,
+    LayerQuantity,
+    Pre,
+    Target,
+    Weight,
+    WeightMatrix,
+)
 from ..rewrite import stable
 
 #: The batch size: every batch gradient is the mean of the per-sample ones.
@@ -84,13 +95,30 @@ def lower(derivation: Derivation) -> Program:
             forward.append(Assign(eq.lhs, stable(eq.final), eq))
     backward: list[Statement] = []
     depth = derivation.network.depth
+    values = strength_values(derivation.network)  # λ and λ₁ as numbers (none: no penalty)
     for ld in reversed(derivation.layers):
         delta = ld.require("vector", "delta")
         backward.append(Assign(Delta(ld.number), stable(delta.final), delta))
         if ld.number == depth:
             backward.append(Scale(Delta(ld.number), 1 / N_BATCH, "averaged over the n samples"))
         dW = ld.require("vector", "dE_dw")
-        backward.append(Assign(GradientName(ld.number, sympy.Symbol("W")), dW.final, dW))
+        dW_value = dW.final.xreplace(values)
+        backward.append(Assign(GradientName(ld.number, sympy.Symbol("W")), dW_value, dW))
         db = ld.require("vector", "dE_db")
         backward.append(BatchSum(GradientName(ld.number, sympy.Symbol("b")), db.final, db))
     return Program(tuple(forward), tuple(backward))
+
+
+def penalty(derivation: Derivation) -> tuple[Expr, ...]:
+    """The regularisation term R of E as elementwise expressions in the weight matrices, one
+    per layer, R their entries' sum: read from the loss equation's last step E = Σ_j ℓ + R
+    (strengths as numbers), Σ_j Σ_k f(w_jk^(l)) becoming f(W^(l)). Empty: no penalty."""
+    final = derivation.layers[-1].require("index", "loss").final
+    if not isinstance(final, Affine):
+        return ()
+    return tuple(
+        term.replace(lambda e: isinstance(e, sympy.Sum), lambda e: e.function).replace(
+            lambda e: isinstance(e, Weight), lambda e: WeightMatrix(e.args[0])
+        )
+        for term in sympy.Add.make_args(final.args[1])
+    )

@@ -38,6 +38,8 @@ def lecture_factors(expr: sympy.Mul) -> list[Expr]:
         base = factor.base if isinstance(factor, sympy.Pow) else factor
         if factor.is_number or (isinstance(factor, sympy.Add) and factor.primitive()[0] != 1):
             return 0
+        if isinstance(base, n.Decay):  # 2 λ w, as penalties are written
+            return 0
         if isinstance(base, n.LayerQuantity | n.Target | sympy.Symbol):
             return 1
         if isinstance(base, n.Partial):

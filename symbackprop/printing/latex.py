@@ -59,6 +59,22 @@ class LectureLatexPrinter(LatexPrinter):
     def _print_Bias(self, expr: n.Bias, exp: str | None = None) -> str:
         return self._quantity("b", expr, exp)
 
+    def _print_Sum(self, expr: sympy.Sum) -> str:
+        """A sum over several indices as nested sums, the outermost first (as the lecture
+        writes Σ_j Σ_k), not SymPy's one sum over a stacked range."""
+        text = str(super()._print_Sum(sympy.Sum(expr.function, expr.limits[0])))
+        for index, low, high in expr.limits[1:]:
+            text = (
+                rf"\sum_{{{self._print(index)}={self._print(low)}}}^{{{self._print(high)}}} {text}"
+            )
+        return text
+
+    def _print_Decay(self, expr: n.Decay, exp: str | None = None) -> str:
+        text = r"\lambda" + ("_{1}" if expr.order == 1 else "")
+        if expr.layer is not None:
+            text += f"^{{({layer_text(expr.layer)})}}"
+        return rf"\left({text}\right)^{{{exp}}}" if exp else text
+
     def _print_Delta(self, expr: n.Delta, exp: str | None = None) -> str:
         return self._quantity(r"\delta", expr, exp)
 

@@ -96,6 +96,20 @@ class LectureMathMLPrinter(MathMLPresentationPrinter):
     def _print_Bias(self, expr: n.Bias) -> Element:
         return self._quantity("b", expr)
 
+    def _print_Sum(self, expr: sympy.Sum) -> Element:
+        """A sum over several indices as nested sums, the outermost first (as in LaTeX)."""
+        out: Element = super()._print_Sum(sympy.Sum(expr.function, expr.limits[0]))
+        for limit in expr.limits[1:]:
+            sign = super()._print_Sum(sympy.Sum(limit[0], limit)).childNodes[0]
+            out = self._row(sign, out)
+        return out
+
+    def _print_Decay(self, expr: n.Decay) -> Element:
+        mark = self._mi("\N{GREEK SMALL LETTER LAMDA}")
+        if expr.order == 1:
+            mark = self._el("msub", mark, self._el("mn", text="1"))
+        return mark if expr.layer is None else self._el("msup", mark, self._layer(expr.layer))
+
     def _print_Delta(self, expr: n.Delta) -> Element:
         return self._quantity("\N{GREEK SMALL LETTER DELTA}", expr)
 

@@ -38,6 +38,10 @@ class LectureTextPrinter(StrPrinter):
     def _print_Bias(self, expr: n.Bias) -> str:
         return self._quantity("b", expr)
 
+    def _print_Decay(self, expr: n.Decay) -> str:
+        text = "λ₁" if expr.order == 1 else "λ"
+        return f"{text}^({layer_text(expr.layer)})" if expr.layer is not None else text
+
     def _print_Delta(self, expr: n.Delta) -> str:
         return self._quantity("δ", expr)
 
@@ -126,10 +130,11 @@ class LectureTextPrinter(StrPrinter):
         return f"({text})" if isinstance(expr, sympy.And | sympy.Or) else text
 
     def _print_Sum(self, expr: sympy.Sum) -> str:
-        index, low, high = expr.limits[0]
-        return (
-            f"Σ_{{{index}={self._print(low)}..{self._print(high)}}} {self._factor(expr.function)}"
-        )
+        signs = [
+            f"Σ_{{{index}={self._print(low)}..{self._print(high)}}}"
+            for index, low, high in reversed(expr.limits)  # the outermost sum first
+        ]
+        return f"{' '.join(signs)} {self._factor(expr.function)}"
 
     def _factor(self, expr: Expr) -> str:
         text = str(self._print(expr))

@@ -139,6 +139,9 @@ class Evaluator:
     def quantity(self, q: Qty, env: dict[str, int]) -> Val:
         if q.kind == "E":
             return self.p.E
+        if q.kind in ("lambda", "lambda1"):  # the spec's strength: λ_1 for L1, λ (λ_2) for L2
+            reg = self.p.net.penalty(self.layer(q.layer, env) if q.layer is not None else 1)
+            return float(reg.l1 if q.kind == "lambda1" else reg.l2)
         assert q.layer is not None or q.kind == "y"
         m = self.layer(q.layer, env) if q.layer is not None else self.depth
         if q.kind == "n":
@@ -213,6 +216,7 @@ class Evaluator:
                 "cosh": np.cosh,
                 "sqrt": np.sqrt,
                 "abs": np.abs,
+                "sign": np.sign,
                 "heaviside": lambda v: np.heaviside(v, 0.0),
             }
             out = fns[node.fn](arg)

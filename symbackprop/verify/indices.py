@@ -103,7 +103,10 @@ def written_form(sides: list[Node]) -> tuple[Mode, str | None]:
     plain = [
         n
         for n in nodes
-        if isinstance(n, Qty) and not n.indices and n.kind not in ("E", "n") and not n.matrix
+        if isinstance(n, Qty)
+        and not n.indices
+        and n.kind not in ("E", "n", "lambda", "lambda1")  # scalars in every form
+        and not n.matrix
     ]
     if indexed or sums:
         if markers:

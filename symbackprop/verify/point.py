@@ -32,8 +32,15 @@ def one_neuron_chain(net: Network) -> Network | None:
         return None
     if all(layer.units == 1 for layer in net.layers) and net.inputs == 1:
         return net
-    layers = tuple(Layer(1, layer.activation) for layer in net.layers)
-    return Network(name=net.name, inputs=1, layers=layers, loss=net.loss, source=net.source)
+    layers = tuple(Layer(1, layer.activation, layer.regularization) for layer in net.layers)
+    return Network(
+        name=net.name,
+        inputs=1,
+        layers=layers,
+        loss=net.loss,
+        source=net.source,
+        regularization=net.regularization,
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -100,6 +107,13 @@ class Point:
         out = self.a[self.depth]
         pairs = list(zip(out[:, 0], y[:, 0], strict=True))
         self.E = float(sum(_scalar2(loss, float(av), float(yv)) for av, yv in pairs))
+        #: ∂R/∂W^(m) of the regularisation R = Σ_m (l2 Σ w² + l1 Σ |w|), which E includes
+        self.dR_dW: dict[int, Array] = {}
+        for m in range(1, self.depth + 1):
+            reg = net.penalty(m)
+            l1, l2 = float(reg.l1), float(reg.l2)
+            self.E += l2 * float(np.sum(self.W[m] ** 2)) + l1 * float(np.sum(np.abs(self.W[m])))
+            self.dR_dW[m] = 2 * l2 * self.W[m] + l1 * np.sign(self.W[m])
         self.dE_da = np.array([[_scalar2(d_a, float(av), float(yv))] for av, yv in pairs])
         self.dE_dy = np.array([[_scalar2(d_y, float(av), float(yv))] for av, yv in pairs])
         self._jac: dict[tuple[Key, Key], Array] = {}
@@ -144,7 +158,10 @@ class Point:
         if kind == "E":
             if y[0] == "y":
                 return self.dE_dy.T
-            return self.dE_da.T @ self.jac(("a", self.depth), y)
+            through = self.dE_da.T @ self.jac(("a", self.depth), y)
+            if y[0] == "w":  # E also depends on each weight directly, through R
+                through = through + self.dR_dW[y[1]].reshape(1, -1)
+            return through
         if kind == "a" and m > 0:
             return self.act_jac[m] @ self.jac(("z", m), y)
         if kind == "z":

@@ -67,7 +67,7 @@ def _parser() -> Lark:
     return Lark(grammar, parser="lalr", propagate_positions=True)
 
 
-_QUANTITIES = {"a", "z", "w", "W", "b", "y", "n", "E", "x", "delta"}
+_QUANTITIES = {"a", "z", "w", "W", "b", "y", "n", "E", "x", "delta", "lambda"}
 
 
 _NOTATION = "a, z, w, W, b, y, n, E, x, e, \\delta, \\sigma, \\partial"
@@ -81,6 +81,8 @@ _FUNCTIONS = {
     "\\tanh": "tanh",
     "\\sinh": "sinh",
     "\\cosh": "cosh",
+    "\\sign": "sign",
+    "\\sgn": "sign",
 }
 
 
@@ -213,6 +215,7 @@ class _Builder:
 
     def term(self, tree: Tree[Token]) -> Node:
         factors: list[tuple[str, Node]] = []
+        ends: list[int] = []  # where each factor ends as written (after a closing \right))
         op = "*"
         for c in tree.children:
             if isinstance(c, Token):
@@ -223,19 +226,22 @@ class _Builder:
                 continue
             node = self.bigsum(c) if c.data == "bigsum" else self.factor(c)
             factors.append((op, node))
+            ends.append(max(node.end, _end(c)))
             op = "*"
-        factors = self._heaviside(factors)
+        factors = self._heaviside(factors, ends)
         factors = self._inline_partials(factors)
         if len(factors) == 1:
             return factors[0][1]
         return Mul(_start(tree), _end(tree), tuple(factors))
 
-    def _heaviside(self, factors: list[tuple[str, Node]]) -> list[tuple[str, Node]]:
+    def _heaviside(self, factors: list[tuple[str, Node]], ends: list[int]) -> list[tuple[str, Node]]:
+        """H followed by a factor is the Heaviside step of it; the call ends where the factor
+        does as written (its closing bracket included)."""
         out: list[tuple[str, Node]] = []
-        for op, node in factors:
+        for (op, node), end in zip(factors, ends, strict=True):
             if out and isinstance(out[-1][1], _Sym) and out[-1][1].name == "H" and op == "*":
                 head = out.pop()
-                out.append((head[0], Call(head[1].pos, node.end, "heaviside", node)))
+                out.append((head[0], Call(head[1].pos, end, "heaviside", node)))
             else:
                 out.append((op, node))
         return out
@@ -315,9 +321,9 @@ class _Builder:
         if kind == "number":
             assert isinstance(first, Token)
             return Num(_pos(first), _endpos(first), Fraction(str(first)))
-        if kind in ("letter", "delta", "top", "circ", "primecmd"):
+        if kind in ("letter", "delta", "top", "circ", "primecmd", "lam"):
             assert isinstance(first, Token)
-            name = "delta" if kind == "delta" else str(first)
+            name = {"delta": "delta", "lam": "lambda"}.get(kind, str(first))
             return _Sym(_pos(first), _endpos(first), name)
         if kind in ("paren", "brace"):
             inner = next(c for c in tree.children if isinstance(c, Tree))
@@ -484,6 +490,10 @@ class _Builder:
         self, name: str, layer: LayerRef | None, indices: tuple[Index, ...], pos: int, end: int
     ) -> Node:
         shown = "\\delta" if name == "delta" else name
+        if name == "lambda":  # a regularisation strength: λ (L2), λ_1 (L1), λ_2, λ^{(l)}
+            if indices not in ((), (1,), (2,)):
+                raise self.fail("\\lambda is λ (L2), λ_1 (L1) or λ_2, with a layer or not", pos)
+            return Qty(pos, end, "lambda1" if indices == (1,) else "lambda", layer, ())
         if name == "delta" and layer is None:
             if len(indices) != 2:
                 raise self.fail(

@@ -60,6 +60,9 @@ def to_sympy(node: Node) -> sympy.Expr:
             return nt.E
         if node.kind == "y":
             return nt.Target(*[_letter(x) for x in node.indices])
+        if node.kind in ("lambda", "lambda1"):
+            layer = () if node.layer is None else (node.layer.expr(),)
+            return nt.Decay(1 if node.kind == "lambda1" else 2, *layer)
         assert node.layer is not None
         cls = _CLASSES[node.kind]
         if node.matrix:
@@ -81,6 +84,7 @@ def to_sympy(node: Node) -> sympy.Expr:
             "cosh": sympy.cosh,
             "sqrt": sympy.sqrt,
             "abs": sympy.Abs,
+            "sign": sympy.sign,
             "heaviside": lambda v: sympy.Heaviside(v, 0),
         }
         return table[node.fn](arg)
