@@ -111,11 +111,14 @@ def _bundled_text(name: str) -> str:
 # ---------------------------------------------------------------- loading
 
 
-def load_data(path_or_name: str | Path, network: Network) -> Dataset:
+def load_data(
+    path_or_name: str | Path, network: Network, *, targets_optional: bool = False
+) -> Dataset:
     """X (rows, inputs) and Y (rows, outputs), float64, from a CSV or NPZ file or a bundled set.
 
     A file of a bundled set's name, where there is one, is read instead of the set (the
-    command line says so on stderr)."""
+    command line says so on stderr). `targets_optional` (predict): data of the inputs alone
+    (CSV columns, or an NPZ without Y) is accepted too, with Y of shape (rows, 0)."""
     shown = display_path(path_or_name)
     file = Path(path_or_name)
     try:
@@ -124,7 +127,7 @@ def load_data(path_or_name: str | Path, network: Network) -> Dataset:
         exists = False
     if not exists and str(path_or_name) in BUNDLED:
         text = _bundled_text(str(path_or_name))
-        return parse_csv(text, network, f"{path_or_name} (bundled data set)")
+        return parse_csv(text, network, f"{path_or_name} (bundled data set)", targets_optional)
     raw = read_bounded(
         file,
         MAX_DATA_BYTES,
@@ -132,7 +135,7 @@ def load_data(path_or_name: str | Path, network: Network) -> Dataset:
         known=f"bundled data sets, usable by name: {', '.join(bundled())}",
     )
     if raw.startswith(_ZIP_MAGIC):
-        return parse_npz(raw, network, shown)
+        return parse_npz(raw, network, shown, targets_optional)
     if not raw.strip():
         raise SymbackpropError(f"{shown}: empty file, expected CSV rows or an NPZ archive")
     try:
@@ -142,7 +145,7 @@ def load_data(path_or_name: str | Path, network: Network) -> Dataset:
         raise SymbackpropError(
             f"{shown}: row {row}: not UTF-8 text (bad byte at offset {err.start})"
         ) from None
-    return parse_csv(text, network, shown)
+    return parse_csv(text, network, shown, targets_optional)
 
 
 def _targets_wanted(network: Network) -> str:
@@ -199,7 +202,7 @@ def _lines(text: str) -> Iterator[str]:
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
-def parse_csv(text: str, network: Network, source: str) -> Dataset:
+def parse_csv(text: str, network: Network, source: str, targets_optional: bool = False) -> Dataset:
     """Parse CSV text for `network`; `source` names it in error messages.
 
     Rows are parsed as they are read into blocks of float64 (a record's cells are never all
@@ -221,7 +224,8 @@ def parse_csv(text: str, network: Network, source: str) -> Dataset:
                 first_row, width = row, len(record)
                 header = not any(_is_number(cell) for cell in record)
                 labels = _labels_allowed(network) and width == inputs + 1
-                _check_width(width, record, first_row, network, source, labels)
+                alone = targets_optional and width == inputs  # the inputs alone
+                _check_width(width, record, first_row, network, source, labels or alone)
                 if header:
                     continue
             if filled == len(block):
@@ -251,7 +255,8 @@ def parse_csv(text: str, network: Network, source: str) -> Dataset:
             values[:, inputs], outputs, source, lambda i, j: f"row {rows[i]}, column {width}"
         )
     Y = values[:, inputs:]
-    _check_targets(Y, network, source, lambda i, j: f"row {rows[i]}, column {inputs + j + 1}")
+    if Y.shape[1]:
+        _check_targets(Y, network, source, lambda i, j: f"row {rows[i]}, column {inputs + j + 1}")
     return X, Y
 
 
@@ -329,9 +334,12 @@ def _one_hot(labels: np.ndarray, classes: int, source: str, where: _Where) -> np
     return np.eye(classes)[labels.astype(np.int64)]
 
 
-def parse_npz(raw: bytes, network: Network, source: str) -> Dataset:
+def parse_npz(raw: bytes, network: Network, source: str, targets_optional: bool = False) -> Dataset:
     """Arrays X and Y from the bytes of an .npz archive, checked against `network`."""
     arrays = read_npz(raw, source)
+    if targets_optional and "X" in arrays and "Y" not in arrays:
+        X = arrays["X"]
+        arrays["Y"] = np.empty((X.shape[0] if X.ndim else 0, 0))
     for key in ("X", "Y"):
         if key not in arrays:
             found = ", ".join(sorted(arrays)) or "none"
@@ -346,6 +354,8 @@ def parse_npz(raw: bytes, network: Network, source: str) -> Dataset:
             f"{source}: X has shape {X.shape}, but the spec {network.name!r} needs"
             f" (rows, {inputs}) with at least one row"
         )
+    if Y.shape == (X.shape[0], 0):  # no targets (targets_optional)
+        return _finite(X, "X", source), Y
     labels = Y.ndim == 1 and _labels_allowed(network)
     if Y.ndim == 1 and outputs == 1:
         Y = Y.reshape(-1, 1)

@@ -50,24 +50,31 @@ def loss_figure(
     ylabel: str,
     lr: float | None = None,
     boundary: Boundary | None = None,
+    validation: list[float] | None = None,
 ) -> Any:
-    """The figure: the loss per epoch (the learning rate in the legend), and, given a
-    `boundary`, a second panel with the decision boundary and the data points."""
+    """The figure: the loss per epoch (the learning rate in the legend), the held-out loss
+    beside it given `validation`, and, given a `boundary`, a second panel with the decision
+    boundary and the data points."""
     panels = 2 if boundary is not None else 1
     figure = figure_class(figsize=(PANEL_SIZE[0] * panels, PANEL_SIZE[1]), dpi=PLOT_DPI)
     axes = figure.add_subplot(1, panels, 1)
     epochs = np.arange(1, len(history) + 1)
     marker = "." if len(history) <= 50 else None
     label = f"learning rate η = {lr:g}" if lr is not None else None
+    if validation:
+        label = f"training ({label})" if label else "training"
     axes.plot(epochs, history, marker=marker, label=label)
-    finite = [v for v in history if np.isfinite(v)]
+    if validation:
+        shown = np.arange(1, len(validation) + 1)
+        axes.plot(shown, validation, marker=marker, linestyle="--", label="validation")
+    finite = [v for v in [*history, *(validation or [])] if np.isfinite(v)]
     if finite and min(finite) > 0 and max(finite) / min(finite) > LOG_SCALE_RATIO:
         axes.set_yscale("log")
     axes.set_xlabel("epoch")
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.grid(True, alpha=0.3)
-    if label is not None:
+    if label is not None or validation:
         axes.legend(loc="upper right")
     if boundary is not None:
         _boundary_panel(figure.add_subplot(1, 2, 2), boundary)

@@ -20,8 +20,11 @@ from .codegen import generate
 from .data import MAX_DATA_BYTES, describe_dtype, read_npz
 from .errors import SymbackpropError
 from .files import check_output, display_path, read_bounded, write_atomic
+from .fit import Fit, split
+from .fit import run as run_epochs
 from .gradcheck import load_module
 from .printing.text import text
+from .schedules import Schedule
 from .spec import Network
 
 if TYPE_CHECKING:
@@ -90,6 +93,10 @@ class TrainResult:
     mode: str  # "full batch (GD)", "SGD (batch size 1)" or "minibatches of N"
     #: A warning when the loss ended well above where it began (too large a learning rate).
     diverged: str | None = None
+    #: With a schedule, a validation split or patience: the epoch loop's record (fit.Fit),
+    #: and the held-out rows' metrics.
+    fit: Fit | None = None
+    validation: Metrics | None = None
 
 
 #: Module sources known without deriving (symbackprop.cache's), for module_for.
@@ -131,15 +138,27 @@ def train_network(
     callback: Callable[[int, float], None] | None = None,
     optimizer: str = "sgd",
     optimizer_options: dict[str, float] | None = None,
+    schedule: Schedule | None = None,
+    val_split: float | None = None,
+    patience: int | None = None,
 ) -> TrainResult:
     """Train `network` on (X, Y) with the generated module's train(); `init` is not modified.
 
     `seed` seeds both the initial weights (unless `init` is given) and the shuffling.
     `optimizer` is one of symbackprop.optim's, its hyper-parameters but lr in
     `optimizer_options` (checked here, before training).
+    `schedule` sets the learning rate per epoch (schedules.py), `val_split` holds that
+    fraction of the rows out (fit.split, by `seed`) and `patience` stops early (fit.run).
     Raises SymbackpropError for bad settings and when the loss stops being finite.
     """
     X, Y = _check_arrays(network, X, Y)
+    held_out = None
+    if val_split is not None:
+        X, Y, *rest = split(X, Y, val_split, seed)
+        held_out = (rest[0], rest[1])
+    if patience is not None and patience < 1:
+        raise SymbackpropError(f"--patience: must be at least 1, got {patience}")
+    looped = schedule is not None or held_out is not None or patience is not None
     _check_settings(lr, epochs, batch_size, seed, len(X))
     check_size(network, len(X))
     if optimizer != "sgd" or optimizer_options:
@@ -164,24 +183,44 @@ def train_network(
         before = float(module.loss(start, X, Y))
         if not math.isfinite(before):
             raise _not_finite(network, module, [start], X, Y, 1, before, lr)
+        record = None
         try:
-            module.train(
-                params,
-                X,
-                Y,
-                lr=lr,
-                epochs=epochs,
-                batch_size=batch_size,
-                seed=seed,
-                callback=watch,
-                optimizer=optimizer,
-                optimizer_options=optimizer_options,
-            )
+            if looped:
+                record = run_epochs(
+                    module,
+                    params,
+                    X,
+                    Y,
+                    lr=lr,
+                    epochs=epochs,
+                    batch_size=batch_size,
+                    seed=seed,
+                    schedule=schedule or Schedule("constant", {}),
+                    optimizer=optimizer,
+                    optimizer_options=optimizer_options,
+                    held_out=held_out,
+                    patience=patience,
+                    callback=watch,
+                )
+            else:
+                module.train(
+                    params,
+                    X,
+                    Y,
+                    lr=lr,
+                    epochs=epochs,
+                    batch_size=batch_size,
+                    seed=seed,
+                    callback=watch,
+                    optimizer=optimizer,
+                    optimizer_options=optimizer_options,
+                )
         except _Diverged as err:
             raise _not_finite(
                 network, module, [params, start], X, Y, err.epoch, err.value, lr
             ) from None
         metrics = evaluate(network, params, X, Y)
+        validation = None if held_out is None else evaluate(network, params, *held_out)
     if not math.isfinite(metrics.loss):  # the last update overflowed
         raise _not_finite(network, module, [params, start], X, Y, epochs, metrics.loss, lr)
     diverged = None
@@ -190,7 +229,8 @@ def train_network(
             f"training diverged: the loss rose from {before:.6g} before training to"
             f" {metrics.loss:.6g}; try a smaller learning rate than {lr:g}"
         )
-    return TrainResult(params, history, metrics, batch_mode(batch_size, len(X)), diverged)
+    mode = batch_mode(batch_size, len(X))
+    return TrainResult(params, history, metrics, mode, diverged, record, validation)
 
 
 class Diverged(SymbackpropError):
@@ -364,6 +404,7 @@ def save_plot(
     *,
     lr: float | None = None,
     boundary: Boundary | None = None,
+    validation: list[float] | None = None,
 ) -> None:
     """Loss per epoch (the learning rate in the legend) as a PNG of PLOT_SIZE * PLOT_DPI
     pixels, written atomically; with a `boundary`, a second panel as wide: the decision
@@ -372,7 +413,13 @@ def save_plot(
 
     figure_class, canvas_class = require_matplotlib()
     figure = loss_figure(
-        figure_class, history, title=title, ylabel=ylabel, lr=lr, boundary=boundary
+        figure_class,
+        history,
+        title=title,
+        ylabel=ylabel,
+        lr=lr,
+        boundary=boundary,
+        validation=validation,
     )
     canvas_class(figure)
     _write_binary(path, lambda handle: figure.savefig(handle, format="png", dpi=PLOT_DPI))

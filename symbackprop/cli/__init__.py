@@ -48,6 +48,7 @@ COMMANDS = (
     "check",
     "gd",
     "train",
+    "predict",
     "verify",
     "exercise",
     "grade",

@@ -46,6 +46,8 @@ def register(commands: Commands) -> None:
         "      --plot loss.png --save params.npz\n"
         "  symbackprop train classifier --data two_class --epochs 50 --init params.npz\n"
         "  symbackprop train xor --data xor --lr 0.05 --epochs 300 --optimizer adam\n"
+        "  symbackprop train classifier --data two_class --epochs 200 --schedule cosine \\\n"
+        "      --warmup 5 --val-split 0.2 --patience 20\n"
         + status_line(ok="trained", failed="training diverged"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -75,6 +77,32 @@ def register(commands: Commands) -> None:
         help="sgd (default), momentum, nesterov, adagrad, rmsprop, adam or adamw, with PyTorch's"
         " defaults (symbackprop optimizers NAME), e.g. adam or momentum:momentum=0.8",
     )
+    parser.add_argument(
+        "--schedule",
+        metavar="NAME[:KEY=VALUE...]",
+        help="the learning rate per epoch, as PyTorch's schedulers: constant (default),"
+        " step:step_size=S[:gamma=0.1], exponential:gamma=G, cosine[:t_max=EPOCHS][:eta_min=0]",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=whole_number_arg,
+        metavar="W",
+        help="raise the rate linearly over the first W epochs (lr (e+1)/W), then --schedule",
+    )
+    parser.add_argument(
+        "--val-split",
+        type=number_arg,
+        metavar="FRACTION",
+        help="hold out this fraction of the rows (drawn by --seed); their loss is printed after"
+        " training and plotted per epoch",
+    )
+    parser.add_argument(
+        "--patience",
+        type=whole_number_arg,
+        metavar="N",
+        help="stop when the held-out loss (the training loss without --val-split) has not"
+        " improved for N epochs, keeping the best epoch's parameters",
+    )
     parser.add_argument("--plot", metavar="FILE.png", help="plot the loss per epoch (matplotlib)")
     parser.add_argument("--save", metavar="FILE.npz", help="write the trained parameters")
     parser.add_argument("--init", metavar="FILE.npz", help="start from parameters saved by --save")
@@ -88,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from ..files import display_path
     from ..plots import Boundary, is_two_input_classifier
     from ..progress import Progress
+    from ..schedules import parse_schedule
     from ..spec import load_spec
     from ..train import (
         Diverged,
@@ -106,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     network = load_spec(args.spec)
     check_size(network)
     optimizer, options = _optimizer(args.optimizer, args.lr)
+    schedule = parse_schedule(args.schedule, args.warmup)
     if args.plot:
         require_matplotlib()  # fail before training, not after it
         check_writable(args.plot)
@@ -134,11 +164,16 @@ def run(args: argparse.Namespace) -> int:
                 callback=show,
                 optimizer=optimizer,
                 optimizer_options=options,
+                schedule=schedule if args.schedule or args.warmup else None,
+                val_split=args.val_split,
+                patience=args.patience,
             )
         except Diverged as err:  # a failed run, as gd's divergence, not bad input
             print(f"symbackprop: {err}", file=sys.stderr)
             return EXIT_FAILED
     rows = f"{len(X)} row{'s' * (len(X) != 1)}"
+    if result.fit is not None and result.fit.held_out:
+        rows += f" ({len(X) - result.fit.held_out} to train on, {result.fit.held_out} held out)"
     start = f", from {display_path(args.init)}" if args.init else ""
     epochs = f"{args.epochs} epoch{'s' * (args.epochs != 1)}"
     using = "" if args.optimizer is None else f", {args.optimizer}"
@@ -146,13 +181,27 @@ def run(args: argparse.Namespace) -> int:
         f"{network.name}: {rows}, {epochs}, {result.mode}, lr {args.lr:g}{using}, seed"
         f" {args.seed}{start}"
     )
+    if result.fit is not None and (args.schedule or args.warmup):
+        print(f"schedule {schedule.describe()}: lr {result.fit.rates[-1]:.6g} in the last epoch")
+    if result.fit is not None and result.fit.stopped is not None:
+        print(
+            f"stopped early after epoch {result.fit.stopped} ({args.patience} without"
+            f" improvement); kept epoch {result.fit.best}"
+        )
     print(f"final loss {result.metrics.loss:.6g} (first epoch {result.history[0]:.6g})")
     print(describe(result.metrics))
+    if result.validation is not None and result.fit is not None:
+        held = f"{result.fit.held_out} held-out row{'s' * (result.fit.held_out != 1)}"
+        print(
+            f"validation loss {result.validation.loss:.6g}, {describe(result.validation)} ({held})"
+        )
     if args.save:
         save_params(args.save, result.params)
         print(f"wrote {display_path(args.save)}")
     if args.plot:
         title = f"{network.name}: lr {args.lr:g}, {result.mode}"
+        if args.schedule or args.warmup:
+            title = f"{network.name}: lr {args.lr:g}, {schedule.describe()}, {result.mode}"
         boundary = None
         if is_two_input_classifier(network):
             module, params = module_for(network), result.params
@@ -163,7 +212,16 @@ def run(args: argparse.Namespace) -> int:
                 network.layers[-1].activation.is_softmax,
             )
         ylabel = f"mean loss ({network.loss.name})"
-        save_plot(args.plot, result.history, title, ylabel, lr=args.lr, boundary=boundary)
+        validation = result.fit.validation if result.fit is not None else None
+        save_plot(
+            args.plot,
+            result.history,
+            title,
+            ylabel,
+            lr=args.lr,
+            boundary=boundary,
+            validation=validation,
+        )
         print(f"wrote {display_path(args.plot)}")
     if result.diverged:
         print(f"symbackprop: warning: {result.diverged}", file=sys.stderr)
