@@ -234,7 +234,9 @@ class _Builder:
             return factors[0][1]
         return Mul(_start(tree), _end(tree), tuple(factors))
 
-    def _heaviside(self, factors: list[tuple[str, Node]], ends: list[int]) -> list[tuple[str, Node]]:
+    def _heaviside(
+        self, factors: list[tuple[str, Node]], ends: list[int]
+    ) -> list[tuple[str, Node]]:
         """H followed by a factor is the Heaviside step of it; the call ends where the factor
         does as written (its closing bracket included)."""
         out: list[tuple[str, Node]] = []
