@@ -217,3 +217,29 @@ def test_array_api_backend_refuses_regularisation() -> None:
 
     with pytest.raises(SymbackpropError, match="array-api backend has no penalty"):
         generate(load_spec(_spec("l2")), backend="array-api")
+
+
+def test_l2_is_pytorchs_weight_decay_with_lambda_half_of_it() -> None:
+    """Five sgd_step updates with l2 = λ equal torch.optim.SGD with weight_decay = 2 λ on the
+    weights (none on the biases), from the same start on the same batch, in float64."""
+    torch = pytest.importorskip("torch")
+    case = "l2"
+    module = generate(load_spec(_spec(case))).load()
+    params = module.init_params(seed=6)
+    X, Y = _data(case, n=8, seed=9)
+    tensors = {key: torch.tensor(value.copy(), requires_grad=True) for key, value in params.items()}
+    groups = [
+        {"params": [tensors["W1"], tensors["W2"]], "weight_decay": 2 * 0.01},
+        {"params": [tensors["b1"], tensors["b2"]], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.SGD(groups, lr=0.4)
+    x, y = torch.tensor(X), torch.tensor(Y)
+    for _ in range(5):
+        module.sgd_step(params, X, Y, 0.4)
+        optimizer.zero_grad()
+        a1 = torch.tanh(x @ tensors["W1"].T + tensors["b1"])
+        a2 = torch.sigmoid(a1 @ tensors["W2"].T + tensors["b2"])
+        torch.mean(torch.sum((a2 - y) ** 2, dim=1)).backward()  # the data's loss alone
+        optimizer.step()
+    for key, value in params.items():
+        np.testing.assert_allclose(value, tensors[key].detach().numpy(), rtol=1e-12, atol=1e-15)
