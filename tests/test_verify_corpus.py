@@ -545,6 +545,25 @@ WRONG: list[Wrong] = [
         r"E = \sum_{j=1}^{n^{(L)}} (a_j^{(L)} - y_j)^2",
         r"E = \sum_{j=1}^{n^{(L)}} - y_j \log(a_j^{(L)})",
     ),
+    # -- a term of a sum left out: the bias of z, one term of the binary cross-entropy
+    Wrong(
+        "multi_node",
+        "missing term",
+        r"z_j^{(2)} = \sum_{k=1}^{n^{(1)}} w_{jk}^{(2)} a_k^{(1)}",
+        r"z_j^{(2)} = \sum_{k=1}^{n^{(1)}} w_{jk}^{(2)} a_k^{(1)} + b_j^{(2)}",
+    ),
+    Wrong(
+        "xor",
+        "missing term",
+        r"z_j^{(1)} = \sum_{k=1}^{n^{(0)}} w_{jk}^{(1)} x_k",
+        r"z_j^{(1)} = \sum_{k=1}^{n^{(0)}} w_{jk}^{(1)} x_k + b_j^{(1)}",
+    ),
+    Wrong(
+        "xor",
+        "missing term",
+        r"E = -y \log(a^{(L)})",
+        r"E = -y \log(a^{(L)}) - (1 - y) \log(1 - a^{(L)})",
+    ),
     Wrong(
         "multi_node",
         "bias gradient",
@@ -562,6 +581,7 @@ REQUIRED_MISTAKES = {
     "missing sigma'",
     "wrong sign",
     "sum over the wrong index",
+    "missing term",
 }
 
 
@@ -662,6 +682,10 @@ DIAGNOSIS: dict[str, str | None] = {
     "seed_chain-activation_derivative-3": "activation derivative",  # in z, not in a
     "xor-fused_output_delta-1": "extra sigma'",  # binary cross-entropy cancels it
     "classifier-wrong_loss-1": None,
+    **{
+        f"{net}-missing_term-{n}": "missing term"
+        for n, net in enumerate(["multi_node", "xor", "xor"], 1)
+    },
     "multi_node-bias_gradient-1": "extra factor",
 }
 

@@ -27,6 +27,8 @@ def _kind(side: Node) -> tuple[Kind, Qty] | None:
         return "loss", side
     if isinstance(side, Qty) and side.kind == "delta":
         return "delta", side
+    if isinstance(side, Qty) and side.kind in ("z", "a") and side.layer is not None:
+        return ("pre" if side.kind == "z" else "act"), side  # the forward pass
     if (  # σ'(z_j^{(l)}): the layer's derivative, ∂a_j/∂z_j
         isinstance(side, Call)
         and side.fn == "sigma_prime"
