@@ -21,25 +21,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-from sympy import Expr
-
 from ._version import __version__
 from .derive import derive
 from .errors import SymbackpropError
 from .files import write_atomic
 from .ir import Derivation
 from .lower import functional, inplace, readable
-from .lower.loss import loss
-from .lower.program import lower
-from .notation import Act, Pre
+from .lower.loss import log_statements, loss, loss_step
+from .lower.program import lower, penalty
+from .notation import WeightMatrix
 from .optim import codegen as optim_codegen
 from .printing.inplace import inplace_code
 from .printing.numpy import (
-    LINE_WIDTH,
-    Statement,
     UnsupportedInCode,
     numpy_code,
-    numpy_statements,
 )
 from .printing.text import text
 from .render import environment
@@ -104,6 +99,11 @@ def generate(network: Network | Derivation, backend: Backend = "numpy") -> Gener
     if backend not in BACKENDS:
         expected = ", ".join(BACKENDS)
         raise SymbackpropError(f"unknown backend {backend!r}; expected one of {expected}")
+    if backend != "numpy" and derivation.network.regularized:
+        raise SymbackpropError(
+            f"{derivation.network.source}: regularization: the array-api backend has no"
+            " penalty term yet; generate the NumPy module (the default backend)"
+        )
     try:
         if backend == "numpy":
             template, context = TEMPLATE, _context(derivation)
@@ -155,15 +155,6 @@ def write_module(module: GeneratedModule, path: str | Path, *, force: bool = Fal
     write_atomic(target, module.source)
 
 
-def _loss_statements(per_unit: Expr) -> tuple[list[Statement], str]:
-    """The statements of _per_sample_loss before `return np.sum(<code>, axis=1)`, and that
-    code: E itself when the line fits, else `terms`, computed by the statements."""
-    code = numpy_code(per_unit)
-    if len(f"    return np.sum({code}, axis=1)") <= LINE_WIDTH:
-        return [], code
-    return numpy_statements("terms", per_unit), "terms"
-
-
 def _context(derivation: Derivation) -> dict[str, Any]:
     net = derivation.network
     depth = net.depth
@@ -189,11 +180,11 @@ def _context(derivation: Derivation) -> dict[str, Any]:
     )
     loss_lines, loss_scratch = inplace_code(per_unit, "terms", f"s{depth}_")
     logs_from_z = output_kind == "sigmoid" and per_unit.has(log_a, log_1ma)
-    fast = inplace.layers(derivation, loss_lines, logs_from_z)
-    top = fast[-1]
-    top["scratch"] = list(range(1, max(len(top["scratch"]), loss_scratch) + 1))
-    loss_statements, loss_code = _loss_statements(per_unit)
     program = lower(derivation)
+    fast = inplace.layers(program, net.sizes, loss_lines, logs_from_z)
+    top = fast[-1]
+    top.scratch = list(range(1, max(len(top.scratch), loss_scratch) + 1))
+    loss_fetched, loss_code = loss_step(derivation, readable.NUMPY)
     context: dict[str, Any] = {
         "name": net.name,
         "sizes": list(net.sizes),
@@ -201,9 +192,8 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         "activations": [layer.activation.name for layer in net.layers],
         "loss_name": net.loss.name,
         "layers": layers,
-        "loss_statements": loss_statements,
+        "loss": loss_fetched,
         "loss_code": loss_code,
-        "loss_arrays": sorted(numpy_code(q) for q in per_unit.atoms(Act, Pre)),
         "loss_comment": f"E = {text(net.loss.expr)} per output unit, summed over the units",
         "loss_equation": readable.comment(derivation.layers[-1].require("index", "loss")),
         "uses_log_a": per_unit.has(log_a),
@@ -225,15 +215,33 @@ def _context(derivation: Derivation) -> dict[str, Any]:
     context["step_lines"] = inplace.step_lines(
         fast,
         depth=depth,
-        output_kind=output_kind,
-        uses_log_a=context["uses_log_a"],
-        uses_log_1ma=context["uses_log_1ma"],
+        logs=log_statements(found, depth),
         loss_lines=loss_lines,
         loss_equation=context["loss_equation"],
+        penalty=derivation.network.regularized,
     )
+    context["penalty"] = _penalty_context(derivation)
     context["optimizers"] = optim_codegen.context()
     context["helpers"] = _helpers(context)
     return context
+
+
+def _penalty_context(derivation: Derivation) -> dict[str, Any] | None:
+    """_penalty()'s weights, statements and comment: R, each layer's term summed over its
+    entries (from lower.penalty); None for a network without regularisation."""
+    terms = penalty(derivation)
+    if not terms:
+        return None
+    lines = [
+        ("total", "=" if number == 0 else "+=", f"np.sum({numpy_code(term)})")
+        for number, term in enumerate(terms)
+    ]
+    weights = sorted({numpy_code(w) for term in terms for w in term.atoms(WeightMatrix)})
+    fetch = f"{', '.join(weights)}{',' * (len(weights) == 1)} = " + ", ".join(
+        f'params["{w}"]' for w in weights
+    )
+    eq = derivation.layers[-1].require("index", "loss")
+    return {"fetch": fetch, "lines": lines, "equation": readable.comment(eq)}
 
 
 #: The module's own functions that printed code may call, and the helpers each one needs.

@@ -286,3 +286,62 @@ def test_training_on_a_dask_cluster_follows_the_numpy_module() -> None:
     for key in params:
         _close(computed[key], params[key], f"xor trained on the cluster: {key}")
     assert tasks <= 2, tasks
+
+
+@pytest.mark.parametrize("library", ["array-api-strict", "jax", "torch"])
+def test_optimizers_follow_the_numpy_module_and_torch(library: str) -> None:
+    """Every optimiser's functional step (new arrays, the arguments unchanged) agrees with the
+    NumPy module's in-place optimizer_step over five steps, and Adam with torch.optim.Adam."""
+    to, back = _library(library)
+    reference, module = _modules("xor")
+    X, Y = _point(load_spec("xor"), seed=7, batch=6)
+    for name in reference.OPTIMIZERS:
+        options = {"weight_decay": 0.01} if "weight_decay" in reference.OPTIMIZERS[name] else {}
+        params = reference.init_params(2)
+        state = reference.init_state(params, name, lr=0.05, **options)
+        arrays = {key: to(value) for key, value in params.items()}
+        functional = module.init_state(arrays, name, lr=0.05, **options)
+        for _ in range(5):
+            grads = reference.gradients(params, X, Y)
+            old, before = arrays, {key: back(value).copy() for key, value in arrays.items()}
+            arrays, functional = module.optimizer_step(
+                arrays, {key: to(value) for key, value in grads.items()}, functional
+            )
+            for key in params:  # the step made new arrays and left its arguments alone
+                np.testing.assert_array_equal(back(old[key]), before[key])
+            reference.optimizer_step(params, grads, state)
+            assert functional["t"] == state["t"]
+            for key in params:
+                _close(back(arrays[key]), params[key], f"{name} on {library}: {key}")
+    torch = pytest.importorskip("torch")
+    params = reference.init_params(3)
+    tensors = {key: torch.tensor(value, requires_grad=True) for key, value in params.items()}
+    adam = torch.optim.Adam(tensors.values(), lr=0.05)
+    arrays = {key: to(value) for key, value in params.items()}
+    state = module.init_state(arrays, "adam", lr=0.05)
+    for _ in range(4):
+        grads = module.gradients(arrays, to(X), to(Y))
+        for key, tensor in tensors.items():
+            tensor.grad = torch.tensor(back(grads[key]))
+        adam.step()
+        arrays, state = module.optimizer_step(arrays, grads, state)
+    for key, tensor in tensors.items():
+        _close(back(arrays[key]), tensor.detach().numpy(), f"adam vs torch on {library}: {key}")
+
+
+def test_training_with_an_optimizer_follows_the_numpy_module() -> None:
+    to, back = _library("array-api-strict")
+    reference, module = _modules("classifier")
+    X, Y = _point(load_spec("classifier"), seed=8, batch=10)
+    params = reference.init_params(1)
+    arrays = {key: to(value) for key, value in params.items()}
+    trained, history = module.train(
+        arrays, to(X), to(Y), lr=0.01, epochs=3, batch_size=4, optimizer="adam"
+    )
+    expected = reference.train(params, X, Y, lr=0.01, epochs=3, batch_size=4, optimizer="adam")
+    assert history == pytest.approx(expected, rel=1e-12)
+    for key in params:
+        _close(back(trained[key]), params[key], f"adam-trained {key}")
+    with pytest.raises(ValueError, match="give lr to train"):
+        module.train(arrays, to(X), to(Y), lr=0.1, epochs=1, optimizer="adam",
+                     optimizer_options={"lr": 0.1})  # fmt: skip

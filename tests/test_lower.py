@@ -131,3 +131,56 @@ def test_in_place_statements_say_which_arrays_they_read() -> None:
     assert scale_code(1 - a1**2, "delta1", "a1", "s1_") is not None
     expz = sympy.exp(z1)
     assert scale_code(expz * (1 - expz) + z1, "delta1", "z1", "s1_") is None
+
+
+def _run(code: str, arrays: dict[str, np.ndarray]) -> None:
+    """Execute one printed in-place statement (our own printer's output) on arrays."""
+    exec(code, {"np": np}, arrays)  # noqa: S102 - a statement the package printed
+
+
+def test_in_place_products_are_printed_from_the_program_statements() -> None:
+    """sgd_step's matrix products come from the lowered statements' MatProd nodes: each printed
+    np.dot(..., out=) leaves what the readable printer's expression computes."""
+    from symbackprop.lower import inplace
+    from symbackprop.printing.inplace import batch_sum_code, product_code, rank_one_code
+    from symbackprop.printing.numpy import UnsupportedInCode, numpy_code
+
+    program = lower(derive(load_spec("multi_node")))
+    plans = {plan.n: plan for plan in inplace.layers(program, (2, 3, 2), [], False)}
+    rng = np.random.default_rng(0)
+    arrays = {
+        "a0": rng.normal(size=(5, 2)), "a1": rng.normal(size=(5, 3)),
+        "W1": rng.normal(size=(3, 2)), "W2": rng.normal(size=(2, 3)),
+        "delta1": rng.normal(size=(5, 3)), "delta2": rng.normal(size=(5, 2)),
+        "ones": np.ones(5), "out": np.empty(0), "_product": lambda a, W: a @ W.T,
+    }  # fmt: skip
+    expressions = [
+        plans[2].pre.value.args[0],  # W^(2) a^(1)
+        next(f for f in plans[1].delta.value.args if f.func.__name__ == "MatProd"),
+        plans[2].dW.value,  # δ^(2) (a^(1))ᵀ
+    ]
+    for expr in expressions:
+        expected = eval(numpy_code(expr), {"np": np}, arrays)  # noqa: S307 - our printer's code
+        arrays["out"] = np.empty_like(expected)
+        _run(product_code(expr, "out"), arrays)
+        np.testing.assert_allclose(arrays["out"], expected, rtol=1e-13)
+    one = {**arrays, "delta2": arrays["delta2"][:1], "a1": arrays["a1"][:1]}
+    one["out"] = np.empty((2, 3))
+    _run(rank_one_code(plans[2].dW.value, "out"), one)
+    np.testing.assert_allclose(one["out"], one["delta2"].T @ one["a1"], rtol=1e-13)
+    arrays["out"] = np.empty(2)
+    _run(f"out[...] = {batch_sum_code(plans[2].db.value, 'out')}", arrays)
+    np.testing.assert_allclose(arrays["out"], arrays["delta2"].sum(axis=0), rtol=1e-13)
+    with pytest.raises(UnsupportedInCode):
+        product_code(plans[2].pre.value, "out")  # a sum, not a product
+
+
+def test_the_output_delta_folds_its_number_into_lr_over_n() -> None:
+    """Squared error: δ^(L) = 2 (a - y) ⊙ σ'(z): the 2 goes into the scale, not into the
+    buffer, so the buffer holds a - y times σ' only."""
+    from symbackprop.lower import inplace
+
+    net = Network("sq", 2, (Layer(2, activation("tanh")),), loss("squared_error"))
+    plan = inplace.layers(lower(derive(net)), (2, 2), [], False)[0]
+    assert plan.scale == "2 * lr / n"
+    assert not any("2" in line.split("out=")[0] for line in plan.delta_lines), plan.delta_lines

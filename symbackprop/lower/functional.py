@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir import Derivation
+from ..optim import codegen as optim_codegen
 from ..printing.text import text
 from .loss import loss, loss_step
 from .program import lower
@@ -47,4 +48,5 @@ def context(derivation: Derivation) -> dict[str, Any]:
         "loss_comment": f"E = {text(net.loss.expr)} per output unit, summed over the units",
         "loss_equation": comment(derivation.layers[-1].require("index", "loss")),
         "softmax": found.output_kind == "softmax",
+        "optimizers": optim_codegen.functional(),
     }

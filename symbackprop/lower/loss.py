@@ -85,7 +85,7 @@ def log_statements(found: Loss, depth: int) -> list[Assign]:
     return statements
 
 
-def _note(value: Expr, depth: int) -> list[str]:
+def note(value: Expr, depth: int) -> list[str]:
     """Why a logarithm of the output is computed from z as it is."""
     if isinstance(value, LogSoftmax):
         return [f"# log a^({depth}) from z^({depth}) by log-sum-exp: finite however large |z| is"]
@@ -109,7 +109,7 @@ def loss_step(derivation: Derivation, dialect: Dialect) -> tuple[Step, str]:
         reads |= statement.value.atoms(Act, Pre)
     step.cache = sorted(dialect.code(q) for q in reads)
     for statement in logs:
-        notes = _note(statement.value, depth)
+        notes = note(statement.value, depth)
         target = dialect.code(statement.target)
         step.groups.append(Group(notes, dialect.statements(target, statement.value)))
     code = dialect.code(found.per_unit)

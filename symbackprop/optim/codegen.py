@@ -9,8 +9,9 @@ from typing import Any
 import sympy
 from sympy import Expr, Symbol
 
+from ..printing.array_api import LectureArrayAPIPrinter
 from ..printing.numpy import LectureNumPyPrinter
-from .rules import OPTIMIZERS, G, Optimizer, Update
+from .rules import OPTIMIZERS, G, T, Optimizer, Update
 from .sheet import text_of
 
 
@@ -101,3 +102,51 @@ def optimizer_context(opt: Optimizer) -> dict[str, Any]:
 def context() -> list[dict[str, Any]]:
     """Every optimiser's strings, in the order of OPTIMIZERS."""
     return [optimizer_context(opt) for opt in OPTIMIZERS.values()]
+
+
+class FunctionalPrinter(LectureArrayAPIPrinter):
+    """The array-API module's printer for the rules: powers of two plain names hugged, and a
+    choice on the step number t alone (a Python int, not an array) as a conditional
+    expression."""
+
+    def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
+        base, exponent = expr.args
+        if isinstance(base, Symbol) and isinstance(exponent, Symbol):
+            return f"{self._print(base)}**{self._print(exponent)}"
+        return str(super()._print_Pow(expr, rational))
+
+    def _print_Piecewise(self, expr: sympy.Piecewise) -> str:
+        conditions = [cond for _, cond in expr.args]
+        if not all(cond == sympy.true or cond.free_symbols <= {T} for cond in conditions):
+            return super()._print_Piecewise(expr)
+        *pieces, (last, _) = expr.args
+        out = str(self._print(last))
+        for value, condition in reversed(pieces):
+            out = f"{self._print(value)} if {self._print(condition)} else {out}"
+        return out  # a whole right-hand side (the rules choose on t only at the top)
+
+    def _print_Equality(self, expr: sympy.Eq) -> str:
+        return f"{self._print(expr.lhs)} == {self._print(expr.rhs)}"
+
+
+_FUNCTIONAL = FunctionalPrinter()
+
+
+def functional_context(opt: Optimizer) -> dict[str, Any]:
+    """One optimiser's update function for the array-API module: every assignment a new
+    array (nothing written in place), returning the parameter and the state in order."""
+    context = optimizer_context(opt)
+    context["lines"] = [
+        {
+            "comment": line["comment"],
+            "code": f"{update.target.name} = {_FUNCTIONAL.doprint(update.expr)}",
+        }
+        for line, update in zip(context["lines"], opt.updates, strict=True)
+    ]
+    context["returns"] = ["p", *(s.name for s in opt.state)]
+    return context
+
+
+def functional() -> list[dict[str, Any]]:
+    """Every optimiser's strings for the array-API module, in the order of OPTIMIZERS."""
+    return [functional_context(opt) for opt in OPTIMIZERS.values()]

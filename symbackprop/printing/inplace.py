@@ -14,7 +14,7 @@ import sympy
 from sympy import Expr
 
 from .. import notation as n
-from ..rewrite import Logistic, Softplus, expm1, log1p
+from ..rewrite import Logistic, LogSigmoid, Softplus, expm1, log1p
 from .numpy import LINE_WIDTH, UnsupportedInCode, numpy_code
 
 
@@ -96,6 +96,10 @@ class InPlace:
             self._unary(expr.args[0], out, lambda src: f"np.multiply({src}, 0.5, out={out})")
             for code in (f"np.tanh({out}, out={out})", f"{out} *= 0.5", f"{out} += 0.5"):
                 self._put(code)
+        elif isinstance(expr, LogSigmoid):  # -log(1 + e^(-u)), kept above the lowest float
+            self._unary(-expr.args[0], out, lambda src: f"np.logaddexp(0.0, {src}, out={out})")
+            self._put(f"np.negative({out}, out={out})")
+            self._put(f"np.maximum({out}, np.finfo({out}.dtype).min, out={out})")
         elif isinstance(expr, Softplus):
             self._unary(expr.args[0], out, lambda src: f"np.logaddexp(0.0, {src}, out={out})")
         elif isinstance(expr, sympy.Pow) and expr.exp == 2:
