@@ -1,7 +1,9 @@
 """`symbackprop verify`: does a hand-derived formula in the lecture's LaTeX notation hold?
 
 The argparse definitions live here, light, so `verify --help` loads neither SymPy nor lark;
-`run` hands the parsed arguments to `symbackprop.verify.run`.
+`run` hands the parsed arguments to `symbackprop.verify.run`. A verdict (exit 0 or 1; the
+command writes nothing else then) is kept in the repeat cache (symbackprop.cache) by the spec,
+the equation or the --file's bytes, --seed and --json, so a repeat prints it without SymPy.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..arguments import paragraph, whole_number_arg
+from ..arguments import add_no_cache, paragraph, whole_number_arg
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see cli/__init__)
 if TYPE_CHECKING:
@@ -59,15 +61,45 @@ def register(commands: Commands) -> None:
         action="store_true",
         help="write the verdicts, steps, diagnoses and score as JSON (for grading scripts)",
     )
+    add_no_cache(parser)
+
+
+#: A --file larger than this is verified without the cache.
+MAX_CACHED_FILE = 1_000_000
 
 
 def run(args: argparse.Namespace) -> int:
     """Verify the equations and print the verdicts; returns the exit status."""
-    from .. import verify
+    import contextlib
+    import io
+
+    from .. import cache
     from ..errors import SymbackpropError
+    from . import write_stdout
 
     if getattr(args, "seed", 0) < 0:  # NumPy's seeds are 0 or more
         raise SymbackpropError(f"--seed must be 0 or more, got {args.seed}")
+    entry = _cache_key(args) if cache.enabled(getattr(args, "no_cache", False)) else None
+    hit = cache.get(entry)
+    stored = None if hit is None else hit[1].get("status")
+    if hit is not None and isinstance(stored, int) and stored in (0, 1):
+        write_stdout(hit[0])
+        return stored
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            status = _verify(args)
+    finally:  # what was printed before an error still shows
+        write_stdout(printed.getvalue())
+    if status in (0, 1):
+        cache.put(entry, printed.getvalue(), {"status": status})
+    return status
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .. import verify
+    from ..errors import SymbackpropError
+
     try:
         return int(verify.run(args))
     except ValueError as err:  # int() of a numeral longer than sys.get_int_max_str_digits()
@@ -77,3 +109,25 @@ def run(args: argparse.Namespace) -> int:
             f"a number in the equation has more than {sys.get_int_max_str_digits()} digits, "
             "more than can be read"
         ) from None
+
+
+def _cache_key(args: argparse.Namespace) -> str | None:
+    """The repeat cache's entry for this run, or None: standard input (read once, by the
+    command) or a --file that cannot be read whole here."""
+    import hashlib
+
+    from .. import cache
+    from ..errors import SymbackpropError
+    from ..files import display_path, read_bounded
+
+    if args.equation == "-" or args.file == "-" or (args.equation is None) == (args.file is None):
+        return None
+    given: dict[str, object] = {"seed": args.seed, "json": args.json, "equation": args.equation}
+    if args.file is not None:
+        try:
+            raw = read_bounded(args.file, MAX_CACHED_FILE, expected="a .tex file", protect=False)
+        except SymbackpropError:
+            return None
+        given["file"] = display_path(args.file)
+        given["file_sha256"] = hashlib.sha256(raw).hexdigest()
+    return cache.key("verify", args.spec, given, shown=True)
