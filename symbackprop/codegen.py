@@ -27,14 +27,12 @@ from .errors import SymbackpropError
 from .files import write_atomic
 from .ir import Derivation
 from .lower import functional, inplace, readable
-from .lower.loss import log_statements, loss, loss_step
-from .lower.program import lower, penalty
-from .notation import WeightMatrix
+from .lower.loss import log_statements, loss, loss_step, penalty_step
+from .lower.program import lower
 from .optim import codegen as optim_codegen
 from .printing.inplace import inplace_code
 from .printing.numpy import (
     UnsupportedInCode,
-    numpy_code,
 )
 from .printing.text import text
 from .render import environment
@@ -99,11 +97,6 @@ def generate(network: Network | Derivation, backend: Backend = "numpy") -> Gener
     if backend not in BACKENDS:
         expected = ", ".join(BACKENDS)
         raise SymbackpropError(f"unknown backend {backend!r}; expected one of {expected}")
-    if backend != "numpy" and derivation.network.regularized:
-        raise SymbackpropError(
-            f"{derivation.network.source}: regularization: the array-api backend has no"
-            " penalty term yet; generate the NumPy module (the default backend)"
-        )
     try:
         if backend == "numpy":
             template, context = TEMPLATE, _context(derivation)
@@ -220,28 +213,10 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         loss_equation=context["loss_equation"],
         penalty=derivation.network.regularized,
     )
-    context["penalty"] = _penalty_context(derivation)
+    context["penalty"] = penalty_step(derivation, readable.NUMPY)
     context["optimizers"] = optim_codegen.context()
     context["helpers"] = _helpers(context)
     return context
-
-
-def _penalty_context(derivation: Derivation) -> dict[str, Any] | None:
-    """_penalty()'s weights, statements and comment: R, each layer's term summed over its
-    entries (from lower.penalty); None for a network without regularisation."""
-    terms = penalty(derivation)
-    if not terms:
-        return None
-    lines = [
-        ("total", "=" if number == 0 else "+=", f"np.sum({numpy_code(term)})")
-        for number, term in enumerate(terms)
-    ]
-    weights = sorted({numpy_code(w) for term in terms for w in term.atoms(WeightMatrix)})
-    fetch = f"{', '.join(weights)}{',' * (len(weights) == 1)} = " + ", ".join(
-        f'params["{w}"]' for w in weights
-    )
-    eq = derivation.layers[-1].require("index", "loss")
-    return {"fetch": fetch, "lines": lines, "equation": readable.comment(eq)}
 
 
 #: The module's own functions that printed code may call, and the helpers each one needs.

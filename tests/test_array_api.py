@@ -345,3 +345,30 @@ def test_training_with_an_optimizer_follows_the_numpy_module() -> None:
     with pytest.raises(ValueError, match="give lr to train"):
         module.train(arrays, to(X), to(Y), lr=0.1, epochs=1, optimizer="adam",
                      optimizer_options={"lr": 0.1})  # fmt: skip
+
+
+@pytest.mark.parametrize("case", ["l2", "l1", "both_softmax", "per_layer"])
+@pytest.mark.parametrize("library", ["array-api-strict", "jax", "torch"])
+def test_regularised_networks_follow_the_numpy_module(case: str, library: str) -> None:
+    """R in the loss and ∂R/∂W in the gradients: the same as the NumPy module's (which the
+    regularisation tests compare with JAX and finite differences), in loss, gradients and a
+    step; and under jax.jit."""
+    from . import test_regularization as regularization
+
+    to, back = _library(library)
+    network = load_spec(regularization._spec(case))
+    reference = load_module(generate(network).source, case)
+    module = load_module(generate(network, backend="array-api").source, case)
+    X, Y = regularization._data(case)
+    params = reference.init_params(5)
+    arrays = {key: to(value) for key, value in params.items()}
+    gradients = jax.jit(module.gradients) if library == "jax" else module.gradients
+    grads, expected = gradients(arrays, to(X), to(Y)), reference.gradients(params, X, Y)
+    for key in params:
+        _close(back(grads[key]), expected[key], f"{case} on {library}: {key}")
+    value = float(module.loss(arrays, to(X), to(Y)))
+    assert value == pytest.approx(reference.loss(params, X, Y), rel=1e-12)
+    stepped, before = module.sgd_step(arrays, to(X), to(Y), 0.1)
+    assert float(before) == pytest.approx(value, rel=1e-12)
+    for key in params:
+        _close(back(stepped[key]), params[key] - 0.1 * expected[key], f"{case} step {key}")

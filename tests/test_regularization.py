@@ -212,13 +212,6 @@ def test_bad_layer_value_names_the_layer(tmp_path: Path) -> None:
     ]
 
 
-def test_array_api_backend_refuses_regularisation() -> None:
-    from symbackprop.errors import SymbackpropError
-
-    with pytest.raises(SymbackpropError, match="array-api backend has no penalty"):
-        generate(load_spec(_spec("l2")), backend="array-api")
-
-
 def test_l2_is_pytorchs_weight_decay_with_lambda_half_of_it() -> None:
     """Five sgd_step updates with l2 = λ equal torch.optim.SGD with weight_decay = 2 λ on the
     weights (none on the biases), from the same start on the same batch, in float64."""
@@ -295,3 +288,24 @@ def test_every_printed_latex_step_reads_back_through_verify(tmp_path: Path) -> N
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
     assert done.stdout.splitlines()[-1].endswith("steps hold")
     assert " of " in done.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize("fmt", ["latex", "beamer"])
+def test_regularised_documents_compile(tmp_path: Path, fmt: str) -> None:
+    """λ, λ₁, λ^(l), sign and the nested sums of R are LaTeX that pdflatex accepts."""
+    import shutil
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    tex = tmp_path / "doc.tex"
+    tex.write_text(render(derive(load_spec(_spec("per_layer"))), fmt))
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 0

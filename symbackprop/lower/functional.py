@@ -14,7 +14,7 @@ from typing import Any
 from ..ir import Derivation
 from ..optim import codegen as optim_codegen
 from ..printing.text import text
-from .loss import loss, loss_step
+from .loss import loss, loss_step, penalty_step
 from .program import lower
 from .readable import ARRAY_API, backward, comment, forward
 
@@ -49,4 +49,5 @@ def context(derivation: Derivation) -> dict[str, Any]:
         "loss_equation": comment(derivation.layers[-1].require("index", "loss")),
         "softmax": found.output_kind == "softmax",
         "optimizers": optim_codegen.functional(),
+        "penalty": penalty_step(derivation, ARRAY_API),
     }

@@ -16,11 +16,11 @@ from sympy import Expr
 
 from ..ir import Derivation
 from ..library import A, Y, Z
-from ..notation import Act, Pre, Target
+from ..notation import Act, Pre, Target, WeightMatrix
 from ..printing.numpy import LINE_WIDTH
 from ..rewrite import LogSigmoid, LogSoftmax, log1p, stable
-from .program import Assign
-from .readable import Dialect, Group, Step
+from .program import Assign, penalty
+from .readable import Dialect, Group, Step, comment
 
 OutputKind = Literal["softmax", "sigmoid", ""]
 
@@ -117,3 +117,21 @@ def loss_step(derivation: Derivation, dialect: Dialect) -> tuple[Step, str]:
         step.groups.append(Group([], dialect.statements("terms", found.per_unit)))
         code = "terms"
     return step, code
+
+
+def penalty_step(derivation: Derivation, dialect: Dialect) -> Step | None:
+    """_penalty(): the weights it reads, then R as the sum over the layers of each term's
+    entries (lower/program.penalty), under the loss equation that states it; None when the
+    network has no regularisation."""
+    terms = penalty(derivation)
+    if not terms:
+        return None
+    step = Step(derivation.network.depth)
+    step.params = sorted({dialect.code(w) for term in terms for w in term.atoms(WeightMatrix)})
+    statements = [
+        ("total", "=" if number == 0 else "+=", dialect.sum_all.format(dialect.code(term)))
+        for number, term in enumerate(terms)
+    ]
+    equation = comment(derivation.layers[-1].require("index", "loss"))
+    step.groups.append(Group(equation, statements))
+    return step

@@ -29,23 +29,28 @@ COMMENT_WIDTH = 84
 @dataclass(frozen=True)
 class Dialect:
     """How one target library writes the schedule's statements: its statement printer, a
-    sum over the batch's rows, and a whole array of a constant shaped like Y (a template with
-    `{}` for the printed code)."""
+    sum over the batch's rows, a whole array of a constant shaped like Y and a sum of every
+    entry (templates with `{}` for the printed code)."""
 
     code: Callable[[Expr], str]
     statements: Callable[[str, Expr], list[Statement]]
     sum_rows: str
     full_like_targets: str
+    sum_all: str
 
 
 NUMPY = Dialect(
-    numpy_code, numpy_statements, "{}.sum(axis=0)", "np.full(Y.shape, {}, dtype=Y.dtype)"
+    numpy_code,
+    numpy_statements,
+    "{}.sum(axis=0)",
+    "np.full(Y.shape, {}, dtype=Y.dtype)",
+    "np.sum({})",
 )
 #: The functional backend: no mutation of an array the function did not make itself (the
 #: `+=` of a split line updates the fresh array the line before made; Python rebinds the
 #: name for immutable arrays such as JAX's).
 ARRAY_API = Dialect(
-    array_api_code, array_api_statements, "xp.sum({}, axis=0)", "xp.full_like(Y, {})"
+    array_api_code, array_api_statements, "xp.sum({}, axis=0)", "xp.full_like(Y, {})", "xp.sum({})"
 )
 
 
