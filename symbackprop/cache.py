@@ -116,8 +116,11 @@ def _code_fingerprint() -> str:
     """The package's and its templates' files by name, size and modification time, so an edited
     checkout (same version number) does not reuse answers of the code before the edit."""
     here = Path(__file__).resolve().parent
+    tops = [here]  # an installed package has its templates inside; a checkout, beside it
+    if (here.parent / "pyproject.toml").is_file():
+        tops.append(here.parent / "templates")
     parts: list[str] = []
-    for top in (here, here.parent / "templates"):
+    for top in tops:
         for folder, subfolders, files in os.walk(top):
             subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
             for file in sorted(files):

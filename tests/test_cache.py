@@ -339,3 +339,23 @@ def test_a_verify_file_is_keyed_by_its_bytes_and_stdin_is_not_cached(
         monkeypatch.setattr(sys, "stdin", io.StringIO("E = (a^{(L)} - y)^2\n"))
         assert run(capsys, "verify", "seed_chain", "-")[0] == 0
     assert len(verifications) == 4
+
+
+def test_an_edited_module_or_template_is_another_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout edited under the same version number does not reuse old answers."""
+    package, templates = tmp_path / "symbackprop", tmp_path / "templates"
+    package.mkdir()
+    templates.mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    (package / "cache.py").write_text("# a stand-in\n")
+    (templates / "page.jinja").write_text("{{ x }}\n")
+    monkeypatch.setattr(cache, "__file__", str(package / "cache.py"))
+    keys = [cache.key("derive", "seed_chain", {}, shown=True)]
+    (templates / "page.jinja").write_text("{{ y }}!\n")
+    keys.append(cache.key("derive", "seed_chain", {}, shown=True))
+    (package / "derive.py").write_text("")
+    keys.append(cache.key("derive", "seed_chain", {}, shown=True))
+    keys.append(cache.key("derive", "seed_chain", {}, shown=True))
+    assert None not in keys and len(set(keys)) == 3 and keys[2] == keys[3]
