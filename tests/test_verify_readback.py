@@ -6,7 +6,7 @@ The networks have two hidden layers of the activation, so every general rule of 
 has a layer l to hold at (none is "does not apply"); what makes the equations true is the
 derivation's maths, which tests/test_equations_oracle.py checks against JAX, so a failure here
 is the reader's or the judge's.  HTML (MathML) and the text format are not LaTeX and are not
-read."""
+read.  leaky_relu's σ' is printed as a cases environment, which is read as such."""
 
 from __future__ import annotations
 
@@ -43,14 +43,7 @@ def spec_text(name: str) -> str:
     )
 
 
-#: Not read back yet: leaky_relu's σ' is printed as a \begin{cases} environment, which the
-#: reader does not know (issue 15).
-UNREAD = {"leaky_relu"}
 NAMES = [*sorted(ACTIVATIONS), *sorted(CUSTOM)]
-CASES = [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="cases")) if n in UNREAD else n
-    for n in NAMES
-]
 
 
 def test_every_built_in_activation_is_covered() -> None:
@@ -60,7 +53,7 @@ def test_every_built_in_activation_is_covered() -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", NAMES)
 def test_a_derived_document_reads_back_and_holds(
     name: str, fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -75,3 +68,50 @@ def test_a_derived_document_reads_back_and_holds(
     assert status == 0, "\n".join(line for line in out.splitlines() if "holds" not in line) + err
     assert err == ""
     assert len(verdicts) >= 20 and all(": holds: checked" in v for v in verdicts), verdicts[:3]
+
+
+#: leaky_relu's σ' written by hand: 1 for z > 0, 0.01 otherwise (the library's default slope).
+LEAKY = '[[layers]]\nunits = 2\nactivation = "leaky_relu"\n[loss]\nname = "squared_error"\n'
+
+
+@pytest.mark.parametrize(
+    ("equation", "holds"),
+    [
+        (
+            r"\begin{cases} 1 & \text{for}\: z_j^{(1)} > 0 \\ 0.01 & \text{otherwise} \end{cases}",
+            True,
+        ),
+        (
+            r"\begin{cases} 0.01 & \text{if } z_j^{(1)} \leq 0 \\ 1 & \text{otherwise} \end{cases}",
+            True,
+        ),
+        (
+            r"\begin{cases} 1 & \text{for}\: z_j^{(1)} < 0 \\ 0.01 & \text{otherwise} \end{cases}",
+            False,
+        ),
+        (
+            r"\begin{cases} 1 & \text{for}\: z_j^{(1)} > 0 \\ 0.1 & \text{otherwise} \end{cases}",
+            False,
+        ),
+    ],
+)
+def test_a_cases_environment_is_read_as_written(equation: str, holds: bool) -> None:
+    from symbackprop.verify import verify
+
+    net = load_spec_text('name = "leaky"\ninputs = 2\n' + LEAKY)
+    verdict = verify(net, rf"\sigma'(z_j^{{(1)}}) = {equation}")
+    assert verdict.holds is holds, verdict.reason
+    assert verdict.checked > 0
+
+
+def test_a_cases_row_break_is_not_an_equation_break() -> None:
+    from symbackprop.verify import split_equations
+
+    text = (
+        r"\sigma'(z) &= \begin{cases} 1 & \text{for}\: z > 0 \\0.01 & \text{otherwise} "
+        r"\end{cases} \\" + "\n" + r"a &= b"
+    )
+    assert [text[a:b].split("&=")[0].strip() for a, b in split_equations(text)] == [
+        r"\sigma'(z)",
+        "a",
+    ]

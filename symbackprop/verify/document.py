@@ -37,7 +37,7 @@ def _rows(text: str, base: int) -> list[tuple[int, int]]:
     offset = base
     for line in text.splitlines(keepends=True):
         start = offset
-        for piece in line.split("\\\\"):
+        for piece in _row_pieces(line):
             body = _meaningful(piece)
             if body:
                 end = start + len(piece.rstrip())
@@ -48,6 +48,23 @@ def _rows(text: str, base: int) -> list[tuple[int, int]]:
             start += len(piece) + 2
         offset += len(line)
     return spans
+
+
+_CASES = re.compile(r"\\begin\s*\{cases\}.*?\\end\s*\{cases\}")
+
+
+def _row_pieces(line: str) -> list[str]:
+    """A line split at its row breaks \\\\, except those inside a cases environment (which
+    separate the environment's own rows)."""
+    cuts, start = [], 0
+    inside = [m.span() for m in _CASES.finditer(line)]
+    n = line.find("\\\\")
+    while n >= 0:
+        if not any(a <= n < b for a, b in inside):
+            cuts.append(line[start:n])
+            start = n + 2
+        n = line.find("\\\\", n + 2)
+    return [*cuts, line[start:]]
 
 
 def _meaningful(piece: str) -> str:

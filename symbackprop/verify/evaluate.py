@@ -17,6 +17,7 @@ from .point import Key, Point, Val, apply_each
 from .tree import (
     Add,
     Call,
+    Cases,
     Euler,
     Extremum,
     Index,
@@ -131,7 +132,24 @@ class Evaluator:
             return v if isinstance(v, float) else v.T
         if isinstance(node, SumOver):
             return self.sum(node, env)
+        if isinstance(node, Cases):
+            return self.cases(node, env)
         raise AssertionError(node)  # pragma: no cover
+
+    def cases(self, node: Cases, env: dict[str, int]) -> Val:
+        """The first row whose condition holds (elementwise for vectors); NaN where none does,
+        so that it agrees with nothing."""
+        compare = {">": np.greater, "<": np.less, ">=": np.greater_equal, "<=": np.less_equal}
+        out: Any = math.nan
+        for value, condition in reversed(node.rows):
+            v = self.value(value, env)
+            if condition is None:
+                out = v
+                continue
+            left, op, right = condition
+            holds = compare[op](self.value(left, env), self.value(right, env))
+            out = np.where(holds, v, out)
+        return float(out) if np.ndim(out) == 0 else np.asarray(out, dtype=np.float64)
 
     def index(self, index: Index, env: dict[str, int]) -> int:
         return index if isinstance(index, int) else env[index]

@@ -5,6 +5,7 @@ else as a LatexError with its position.  The text is never evaluated."""
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -17,6 +18,7 @@ from ..errors import TextError
 from .tree import (
     Add,
     Call,
+    Cases,
     Euler,
     Extremum,
     Index,
@@ -94,7 +96,7 @@ def parse_equation(text: str) -> list[Node]:
     if len(text) > MAX_TEXT:
         raise LatexError(f"the equation is too long (limit {MAX_TEXT} characters)")
     try:
-        tree = _parser().parse(_bars(text))
+        tree = _parser().parse(_cases(_bars(text)))
     except UnexpectedInput as err:
         raise _syntax_error(err, text) from None
     try:
@@ -102,6 +104,32 @@ def parse_equation(text: str) -> list[Node]:
     except RecursionError:
         raise LatexError("the equation is nested too deeply", text, 0) from None
     return sides
+
+
+_CASES = re.compile(r"\\begin\s*\{cases\}(.*?)\\end\s*\{cases\}", re.S)
+
+
+def _cases(text: str) -> str:
+    """Inside each cases environment, its row breaks \\\\ marked "\x03 " and its & marked
+    "\x04" (as many characters, so positions stay): elsewhere both are layout."""
+    if "cases" not in text:
+        return text
+    out = list(text)
+    for match in _CASES.finditer(text):
+        start, end = match.span(1)
+        n = start
+        while n < end:
+            if text.startswith("\\\\", n):
+                out[n], out[n + 1] = "\x03", " "
+                n += 2
+                continue
+            if text[n] == "\\":  # a command: \& stays as written
+                n += 2
+                continue
+            if text[n] == "&":
+                out[n] = "\x04"
+            n += 1
+    return "".join(out)
 
 
 #: What may stand before an opening | (after skipping spaces): nothing, an operator, a bracket.
@@ -234,6 +262,26 @@ class _Builder:
             return factors[0][1]
         return Mul(_start(tree), _end(tree), tuple(factors))
 
+    def cases(self, tree: Tree[Token]) -> Cases:
+        """A cases environment: each row's value and condition (None: otherwise)."""
+        rows: list[tuple[Node, tuple[Node, str, Node] | None]] = []
+        for row in tree.children:
+            if not isinstance(row, Tree):
+                continue
+            parts = [c for c in row.children if isinstance(c, Tree)]
+            compare = next(
+                (str(c) for c in row.children if isinstance(c, Token) and c.type == "CMP"), None
+            )
+            value = self.expr(parts[0])
+            if compare is None:
+                rows.append((value, None))
+                continue
+            op = {"\\ge": ">=", "\\geq": ">=", "\\le": "<=", "\\leq": "<="}.get(compare, compare)
+            rows.append((value, (self.expr(parts[1]), op, self.expr(parts[2]))))
+        if any(condition is None for _, condition in rows[:-1]):
+            raise self.fail("'otherwise' is the last row of a cases environment", _start(tree))
+        return Cases(_start(tree), _end(tree), tuple(rows))
+
     def _heaviside(
         self, factors: list[tuple[str, Node]], ends: list[int]
     ) -> list[tuple[str, Node]]:
@@ -360,6 +408,8 @@ class _Builder:
             return Extremum(
                 _start(tree), _end(tree), fn, self.expr(first_arg), self.expr(second_arg)
             )
+        if kind == "cases":
+            return self.cases(tree)
         if kind == "nabla":
             return self.nabla(tree)
         if kind == "partial":

@@ -106,6 +106,14 @@ class Extremum(Node):
 
 
 @dataclass(frozen=True)
+class Cases(Node):
+    """\\begin{cases} v & \\text{for}\\: x > y \\\\ ... \\end{cases}: each row's value and its
+    condition (left, comparison, right), None for 'otherwise'; the first row that holds wins."""
+
+    rows: tuple[tuple[Node, tuple[Node, str, Node] | None], ...]
+
+
+@dataclass(frozen=True)
 class Add(Node):
     """A sum of signed terms (sign +1 or -1)."""
 
@@ -166,6 +174,12 @@ def children(node: Node) -> Iterator[Node]:
     elif isinstance(node, SumOver):
         yield from (x for x in (node.lower, node.upper) if x is not None)
         yield node.body
+    elif isinstance(node, Cases):
+        for value, condition in node.rows:
+            yield value
+            if condition is not None:
+                yield condition[0]
+                yield condition[2]
 
 
 def walk(node: Node) -> Iterator[Node]:
