@@ -355,13 +355,25 @@ def _tidy_sums(expr: Expr) -> Expr:
     return expr.xreplace(sums) if sums else _tidy(expr)
 
 
-def _cost(expr: Expr) -> tuple[int, int, int, int]:
+def _cost(expr: Expr) -> tuple[int, int, int, int, int]:
     """Long constants first (factoring decimals such as SELU's 1.0507... makes 30-digit
-    fractions), then operations, a leading minus, and length."""
+    fractions), then operations, a leading minus, sums written with a leading minus
+    ((-a + y) rather than (a - y)), and length."""
     negative = 1 if sympy.Mul.make_args(expr)[0] == -1 else 0
     shown = [decimal(r) or str(abs(r)) for r in expr.atoms(sympy.Rational)]
     digits = sum(len(text) for text in shown if len(text) > 6)
-    return (digits, int(sympy.count_ops(expr)), negative, len(sympy.srepr(expr)))
+    minuses = sum(1 for add in expr.atoms(sympy.Add) if str(add).startswith("-"))
+    return (digits, int(sympy.count_ops(expr)), negative, minuses, len(sympy.srepr(expr)))
+
+
+def _sign_flipped(expr: Expr) -> Expr | None:
+    """n/d written (-n)/(-d), the minus taken into one sum of the denominator: (-a + y)/(a(a - 1))
+    as (a - y)/(a(1 - a)); None when d has no sum to take it."""
+    num, den = sympy.fraction(expr)
+    sums = [f for f in sympy.Mul.make_args(den) if isinstance(f, sympy.Add)]
+    if den == 1 or not sums:
+        return None
+    return sympy.expand(-num) / (den / sums[0] * -sums[0])
 
 
 def _tidy(expr: Expr) -> Expr:
@@ -371,10 +383,13 @@ def _tidy(expr: Expr) -> Expr:
         return expr
     forms = [expr, sympy.factor_terms(expr), sympy.factor(expr), sympy.simplify(expr)]
     forms.append(sympy.factor_terms(forms[-1]))
+    forms += [f for f in map(_sign_flipped, forms[2:]) if f is not None]
     signs = {s.args[0] * s: sympy.Abs(s.args[0]) for s in expr.atoms(sympy.sign)}
     if signs:  # x sign(x) = |x| for real x, which SymPy does not apply by itself
         forms.append(sympy.factor(sympy.simplify(expr.subs(signs))))
     allowed = _function_kinds(expr)
+    if {sympy.sinh, sympy.cosh} <= allowed:  # sinh(u)/cosh(u) may become tanh(u)
+        allowed.add(sympy.tanh)
     return min((f for f in forms if _function_kinds(f) <= allowed), key=_cost)
 
 
@@ -584,7 +599,8 @@ def _vector_template(
             rhs: list[Expr] = [Partial(E, z), generic]
             if rule is not None and rule.derivative is not None and loss is not None:
                 concrete_sigma = rule.derivative.xreplace({A: Act(l_sym, j), Z: Pre(l_sym, j)})
-                rhs.append(Hadamard(_vec(loss.dE_da), _vec(concrete_sigma)))
+                if concrete_sigma != 1:  # no "⊙ 1" step for an identity output
+                    rhs.append(Hadamard(_vec(loss.dE_da), _vec(concrete_sigma)))
                 rhs.append(_vec(loss.output_delta))
             eq("delta", delta, *rhs)
     else:
@@ -592,7 +608,7 @@ def _vector_template(
         rhs = [Partial(E, z), Hadamard(back, sigma)]
         if rule is not None and rule.derivative is not None:
             concrete_sigma = rule.derivative.xreplace({A: Act(l_sym, j), Z: Pre(l_sym, j)})
-            rhs.append(Hadamard(back, _vec(concrete_sigma)))
+            rhs.append(back if concrete_sigma == 1 else Hadamard(back, _vec(concrete_sigma)))
         eq("delta", delta, *rhs)
     eq("dE_dw", Partial(E, WeightMatrix(l_sym)), MatProd(delta, Transposed(a_prev)))
     eq("dE_db", Partial(E, Bias(l_sym)), delta)
