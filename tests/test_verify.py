@@ -715,6 +715,12 @@ TEXTBOOK = [
         r"\frac{\mathrm{d} E}{\mathrm{d} a_j^{(L)}} = \tfrac{1}{2}(a_j^{(L)} - y_j)",
     ),
     (
+        "multi_node",
+        r"\frac{dE}{da_j^{(L)}} = 2(a_j^{(L)} - y_j)",
+        r"\frac{\partial E}{\partial a_j^{(L)}} = 2(a_j^{(L)} - y_j)",
+        r"dE/da_j^{(L)} = a_j^{(L)} - y_j",
+    ),
+    (
         "xor",
         r"a_j^{(1)} = \operatorname{tanh}(z_j^{(1)})",
         r"a_j^{(1)} = \tanh(z_j^{(1)})",
