@@ -202,10 +202,20 @@ def test_a_correct_submission_scores_full() -> None:
     assert all(a.status == "answered" and a.worked_out for a in sub.answers)
 
 
-@pytest.mark.parametrize(("name", "seed"), [("multi_node", 3), ("classifier", 1), ("xor", 7)])
-def test_the_solutions_of_a_seeded_sheet_score_full(name: str, seed: int) -> None:
+@pytest.mark.parametrize(
+    ("name", "seed", "view"),
+    [
+        ("multi_node", 3, "index"),
+        ("classifier", 1, "index"),
+        ("xor", 7, "index"),
+        ("multi_node", 2, "vector"),
+        ("multi_node", 2, "chain"),
+        ("classifier", 9, "vector"),
+    ],
+)
+def test_the_solutions_of_a_seeded_sheet_score_full(name: str, seed: int, view: str) -> None:
     net = load_spec(name)
-    ex = exercise.make(net, seed)
+    ex = exercise.make(net, seed, view)  # type: ignore[arg-type]
     sub = grade.grade_text(net, exercise.solutions(ex), "solutions.tex", "solutions")
     assert sub.seed == seed and sub.score == sub.total == len(ex.questions)
     blank = grade.grade_text(net, exercise.answers(ex), "answers.tex", "answers")
