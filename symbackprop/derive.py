@@ -35,6 +35,7 @@ from .notation import (
     E,
     Elementwise,
     Hadamard,
+    LayerQuantity,
     MatProd,
     Partial,
     Pre,
@@ -381,8 +382,12 @@ def _tidy(expr: Expr) -> Expr:
     exp rather than turning into cosh): what a person would write.  Deterministic."""
     if isinstance(expr, sympy.Number):
         return expr
-    forms = [expr, sympy.factor_terms(expr), sympy.factor(expr), sympy.simplify(expr)]
-    forms.append(sympy.factor_terms(forms[-1]))
+    forms = [expr, sympy.factor_terms(expr), sympy.factor(expr)]
+    quantities = (LayerQuantity, Target)
+    functions = [f for f in expr.atoms(sympy.Function) if not isinstance(f, quantities)]
+    if functions or expr.has(sympy.E):  # a rational function of the quantities: done by now
+        forms.append(sympy.simplify(expr))
+        forms.append(sympy.factor_terms(forms[-1]))
     forms += [f for f in map(_sign_flipped, forms[2:]) if f is not None]
     signs = {s.args[0] * s: sympy.Abs(s.args[0]) for s in expr.atoms(sympy.sign)}
     if signs:  # x sign(x) = |x| for real x, which SymPy does not apply by itself

@@ -11,7 +11,7 @@ from sympy import Expr, Symbol
 
 from ..printing.array_api import LectureArrayAPIPrinter
 from ..printing.numpy import LectureNumPyPrinter
-from .rules import OPTIMIZERS, G, T, Optimizer, Update
+from .rules import OPTIMIZERS, G, Optimizer, T, Update
 from .sheet import text_of
 
 
