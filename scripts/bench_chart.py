@@ -27,6 +27,7 @@ FIGURES = ROOT / "docs" / "bench" / "step.json"
 CHART = ROOT / "docs" / "images" / "bench-ratios.png"
 LABELS = {
     "hand_optimised": "hand-optimised NumPy",
+    "hand_optimised_exp": "hand-optimised, exp sigmoid",
     "naive": "naive NumPy",
     "torch_eager": "PyTorch eager",
     "torch_compile": "torch.compile",

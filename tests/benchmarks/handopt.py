@@ -61,8 +61,9 @@ def naive_step(net: Net, params: Params, X: np.ndarray, Y: np.ndarray, lr: float
 class HandOptimised:
     """One SGD step with buffers reused between calls (per batch size and dtype)."""
 
-    def __init__(self, net: Net) -> None:
+    def __init__(self, net: Net, *, exp_sigmoid: bool = False) -> None:
         self.net = net
+        self.exp_sigmoid = exp_sigmoid  # 1 / (1 + exp(-z)), as it is usually written
         self.buffers: dict[tuple[int, np.dtype], Params] = {}
 
     def _buffers(self, n: int, dtype: np.dtype) -> Params:
@@ -98,7 +99,13 @@ class HandOptimised:
             a = buf[f"a{layer}"]
             np.matmul(acts[-1], params[f"W{layer}"].T, out=a)
             a += params[f"b{layer}"]
-            if act == "sigmoid":
+            if act == "sigmoid" and self.exp_sigmoid:
+                with np.errstate(over="ignore"):  # exp(-z) = inf gives a = 0, as it should
+                    np.negative(a, out=a)
+                    np.exp(a, out=a)
+                    a += 1.0
+                    np.reciprocal(a, out=a)
+            elif act == "sigmoid":
                 a *= 0.5
                 np.tanh(a, out=a)
                 a *= 0.5
@@ -142,8 +149,9 @@ class HandOptimised:
 class GemmOnly:
     """The step's matrix products alone (forward, delta, weight gradient), into fixed buffers."""
 
-    def __init__(self, net: Net) -> None:
+    def __init__(self, net: Net, *, exp_sigmoid: bool = False) -> None:
         self.net = net
+        self.exp_sigmoid = exp_sigmoid  # 1 / (1 + exp(-z)), as it is usually written
         self.buffers: dict[tuple[int, np.dtype], Params] = {}
 
     def step(self, params: Params, X: np.ndarray, Y: np.ndarray, lr: float) -> float:

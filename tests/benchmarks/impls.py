@@ -131,6 +131,7 @@ class JaxStep:
 IMPLEMENTATIONS = (
     "generated",
     "hand_optimised",
+    "hand_optimised_exp",
     "naive",
     "torch_eager",
     "torch_compile",
@@ -153,6 +154,8 @@ def make(name: str, net: Net, params: Params, X, Y, module: str | None = None) -
         return NumPyStep(load_generated(module).sgd_step, params, X, Y)
     if name == "hand_optimised":
         return NumPyStep(HandOptimised(net).step, params, X, Y)
+    if name == "hand_optimised_exp":
+        return NumPyStep(HandOptimised(net, exp_sigmoid=True).step, params, X, Y)
     if name == "naive":
         return NumPyStep(lambda p, x, y, lr: naive_step(net, p, x, y, lr), params, X, Y)
     if name == "gemm_only":
