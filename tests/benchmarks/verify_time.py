@@ -74,6 +74,7 @@ def main() -> int:
         "-m",
         "symbackprop",
         "verify",
+        "--no-cache",  # a first verify: a repeat is served from the cache
         "multi_node",
         r"\frac{\partial E}{\partial w_{jk}^{(l)}} = "
         r"a_k^{(l-1)} \frac{\partial E}{\partial a_j^{(l)}}",
