@@ -279,6 +279,8 @@ def context(
     def eq(e: Equation) -> dict[str, Any]:
         nonlocal printed
         shown = {"tag": tag(e), "kind": e.kind, "lhs": show(e.lhs), "rhs": [show(r) for r in e.rhs]}
+        if show is mathml:  # the chain in LaTeX too: the page's annotation, read back by verify
+            shown["tex"] = " = ".join(latex(side) for side in (e.lhs, *e.rhs))
         printed += 1
         if progress is not None:
             progress("printing equation", printed, total)

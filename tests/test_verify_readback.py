@@ -1,12 +1,13 @@
-"""Read-back (issue 15): every LaTeX document `derive` writes (article, beamer, Markdown) for a
-network of every built-in activation, and of custom ones with abs, max and min, is read by
+"""Read-back (issue 15): every document `derive` writes but the text (article, beamer, Markdown,
+and the HTML page and slides, whose MathML carries each equation's LaTeX as its annotation) for
+a network of every built-in activation, and of custom ones with abs, max and min, is read by
 `verify --file` as it is, and every equation in it holds (exit 0).
 
 The networks have two hidden layers of the activation, so every general rule of the documents
 has a layer l to hold at (none is "does not apply"); what makes the equations true is the
 derivation's maths, which tests/test_equations_oracle.py checks against JAX, so a failure here
-is the reader's or the judge's.  HTML (MathML) and the text format are not LaTeX and are not
-read.  leaky_relu's σ' is printed as a cases environment, which is read as such."""
+is the reader's or the judge's.  The text format (Unicode for a terminal) is not read.
+leaky_relu's σ' is printed as a cases environment, which is read as such."""
 
 from __future__ import annotations
 
@@ -23,8 +24,14 @@ CUSTOM = {
     "softsign": "z / (1 + abs(z))",
     "clip": "max(min(z, 1), -1) + 0.1*z",
 }
-FORMATS = ("latex", "beamer", "markdown")
-SUFFIX = {"latex": ".tex", "beamer": ".tex", "markdown": ".md"}
+FORMATS = ("latex", "beamer", "markdown", "html", "revealjs")
+SUFFIX = {
+    "latex": ".tex",
+    "beamer": ".tex",
+    "markdown": ".md",
+    "html": ".html",
+    "revealjs": ".slides.html",
+}
 
 
 def spec_text(name: str) -> str:
@@ -115,3 +122,25 @@ def test_a_cases_row_break_is_not_an_equation_break() -> None:
         r"\sigma'(z)",
         "a",
     ]
+
+
+def test_an_html_page_is_read_through_its_annotations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The LaTeX in the page's annotations is what is judged: a wrong sign written into one of
+    them is found, at the page's own line, and nothing else of the page is read as maths."""
+    page = tmp_path / "xor.html"
+    assert main(["derive", "xor", "--format", "html", "-o", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.count('<annotation encoding="application/x-tex"><![CDATA[') >= 20
+    right = "\\left(1 - a^{(2)}\\right) = a^{(2)} - y]]>"  # the end of δ^(2)'s chain
+    assert right in text
+    broken = text.replace(right, "\\left(1 - a^{(2)}\\right) = a^{(2)} + y]]>", 1)
+    page.write_text(broken, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["verify", "xor", "--file", str(page), "--no-cache"]) == 1
+    out = capsys.readouterr().out
+    line = 1 + broken[: broken.index("a^{(2)} + y")].count("\n")
+    broken_lines = [text for text in out.splitlines() if "does not hold" in text]
+    assert broken_lines and broken_lines[0].startswith(f"{page}:{line}: "), out
+    assert "mistake: the sign of y is flipped" in out

@@ -1,5 +1,6 @@
 """Finding the equations of a .tex snippet or document: one per line or align row, rows that
-continue the one above joined to it, and in a whole document only its display maths."""
+continue the one above joined to it, and in a whole document only its display maths; in an
+HTML page (`derive --format html` or `revealjs`), the LaTeX annotation of each MathML equation."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ _DISPLAY = re.compile(
 )
 
 
+#: The LaTeX that an HTML page's MathML carries: <annotation encoding="application/x-tex">
+#: with its text in a CDATA section (raw, so a span of it is the LaTeX as written).
+_ANNOTATION = re.compile(
+    r'<annotation encoding="application/x-tex"><!\[CDATA\[(?P<tex>.*?)\]\]></annotation>', re.S
+)
+
 #: A Markdown document's display maths: `$$` alone on a line.
 _MARKDOWN_DISPLAY = re.compile(r"^\$\$\s*$", re.M)
 
@@ -20,8 +27,11 @@ def split_equations(text: str) -> list[tuple[int, int]]:
     """(start, end) of each equation in a .tex snippet: one per line or align row, where rows
     that start with '=' (after '&') or hold no '=' continue the equation above them.  In a whole
     document (\\begin{document}, or Markdown with `$$` lines), only display math (align,
-    aligned, equation, \\[ \\], $$) is read."""
-    regions = []
+    aligned, equation, \\[ \\], $$) is read; in an HTML page, only the MathML's LaTeX
+    annotations."""
+    regions = [match.span("tex") for match in _ANNOTATION.finditer(text)]
+    if regions:
+        return [span for first, last in regions for span in _rows(text[first:last], first)]
     if "\\begin{document}" in text or _MARKDOWN_DISPLAY.search(text):
         for match in _DISPLAY.finditer(text):
             group = next(g for g in ("a", "b", "c") if match.group(g) is not None)
