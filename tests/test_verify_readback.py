@@ -1,13 +1,13 @@
-"""Read-back (issue 15): every document `derive` writes but the text (article, beamer, Markdown,
-and the HTML page and slides, whose MathML carries each equation's LaTeX as its annotation) for
-a network of every built-in activation, and of custom ones with abs, max and min, is read by
+"""Read-back (issue 15): every document `derive` writes (article, beamer, Markdown, text, and
+the HTML page and slides, whose MathML carries each equation's LaTeX as its annotation) for a
+network of every built-in activation, and of custom ones with abs, max and min, is read by
 `verify --file` as it is, and every equation in it holds (exit 0).
 
 The networks have two hidden layers of the activation, so every general rule of the documents
 has a layer l to hold at (none is "does not apply"); what makes the equations true is the
 derivation's maths, which tests/test_equations_oracle.py checks against JAX, so a failure here
-is the reader's or the judge's.  The text format (Unicode for a terminal) is not read.
-leaky_relu's σ' is printed as a cases environment, which is read as such."""
+is the reader's or the judge's.  leaky_relu's σ' is printed as a cases environment (in the text
+format: `1 if z > 0 else 0.01`), which is read as such."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ CUSTOM = {
     "softsign": "z / (1 + abs(z))",
     "clip": "max(min(z, 1), -1) + 0.1*z",
 }
-FORMATS = ("latex", "beamer", "markdown", "html", "revealjs")
+FORMATS = ("latex", "beamer", "markdown", "html", "revealjs", "text")
 SUFFIX = {
+    "text": ".txt",
     "latex": ".tex",
     "beamer": ".tex",
     "markdown": ".md",
@@ -143,4 +144,25 @@ def test_an_html_page_is_read_through_its_annotations(
     line = 1 + broken[: broken.index("a^{(2)} + y")].count("\n")
     broken_lines = [text for text in out.splitlines() if "does not hold" in text]
     assert broken_lines and broken_lines[0].startswith(f"{page}:{line}: "), out
+    assert "mistake: the sign of y is flipped" in out
+
+
+def test_a_text_derivation_is_read_line_for_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`derive --format text` is read as written: its prose is skipped, a wrong step is found at
+    the file's own line, and the mistake is named."""
+    out_file = tmp_path / "xor.txt"
+    assert main(["derive", "xor", "--format", "text", "-o", str(out_file)]) == 0
+    text = out_file.read_text(encoding="utf-8")
+    right = "      = a^(2) - y\n(V2.w)"
+    assert right in text
+    broken = text.replace(right, "      = a^(2) + y\n(V2.w)", 1)
+    out_file.write_text(broken, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["verify", "xor", "--file", str(out_file), "--no-cache"]) == 1
+    out = capsys.readouterr().out
+    line = 1 + broken[: broken.index("(V2.d)")].count("\n")  # the chain's line, as in a .tex
+    broken_lines = [row for row in out.splitlines() if "does not hold" in row]
+    assert broken_lines and broken_lines[0].startswith(f"{out_file}:{line}: the fourth"), out
     assert "mistake: the sign of y is flipped" in out

@@ -15,6 +15,7 @@ from ..files import display_path
 from ..spec import load_spec
 from .document import split_equations
 from .judge import POINTS, TOLERANCE, Session, Verdict
+from .plaintext import as_latex, is_text_derivation
 from .reader import MAX_TEXT, LatexError
 from .steps import Step, equation_json, judge_steps, summary
 
@@ -41,6 +42,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.file is not None:
         source = "<stdin>" if args.file == "-" else display_path(args.file)
         text = _read(args.file)
+        if is_text_derivation(text):  # derive --format text: its equations, line for line
+            text = as_latex(text)
         spans = split_equations(text)
         if not spans:
             raise SymbackpropError(f"{source}: no equation found")
