@@ -1,6 +1,9 @@
-"""What the LaTeX and text printers share: layer superscripts and index subscripts."""
+"""What the LaTeX and text printers share: layer superscripts and index subscripts, the order of
+a product's factors, and the layout of the notation's products (LectureLayout)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import sympy
 from sympy import Expr
@@ -63,3 +66,55 @@ def decimal(expr: sympy.Rational) -> str | None:
     sign = "-" if p < 0 else ""
     whole, frac = divmod(abs(p), q)
     return f"{sign}{whole}.{str(frac).rjust(digits, '0')}"
+
+
+class LectureLayout:
+    """The chain, matrix and elementwise products of the notation, laid out alike by the LaTeX
+    and the text printer: only the brackets and the product signs differ (class attributes).
+    Mixed in before the SymPy printer class, whose `_print` it calls."""
+
+    #: The brackets around a factor or operand, and the signs of ·, ⊙ in this notation.
+    open: str
+    close: str
+    dot: str
+    odot: str
+    _elementwise: bool
+    _print: Any
+
+    def _paren(self, text: str) -> str:
+        return f"{self.open}{text}{self.close}"
+
+    def _factor(self, expr: Expr) -> str:
+        text = str(self._print(expr))
+        if (isinstance(expr, sympy.Add) and factored(expr) is None) or text.startswith("-"):
+            return self._paren(text)
+        return text
+
+    def _print_Chain(self, expr: Expr) -> str:
+        factors = [arg for arg in expr.args if arg != 1] or [sympy.S.One]  # no "w · 1 · ∂E/∂a"
+        return self.dot.join(self._factor(arg) for arg in factors)
+
+    def _operand(self, expr: Expr) -> str:
+        from .. import notation as n
+
+        text = str(self._print(expr))
+        if isinstance(expr, n.MatProd | n.Hadamard) or (
+            isinstance(expr, n.Elementwise)
+            and isinstance(expr.args[0], sympy.Add)
+            and factored(expr.args[0]) is None
+        ):
+            return self._paren(text)
+        return text
+
+    def _print_MatProd(self, expr: Expr) -> str:
+        return " ".join(self._operand(arg) for arg in expr.args)
+
+    def _print_Hadamard(self, expr: Expr) -> str:
+        return self.odot.join(self._operand(arg) for arg in expr.args)
+
+    def _print_Elementwise(self, expr: Expr) -> str:
+        saved, self._elementwise = self._elementwise, True
+        try:
+            return str(self._print(expr.args[0]))
+        finally:
+            self._elementwise = saved

@@ -9,7 +9,7 @@ from sympy import Expr
 from sympy.printing.latex import LatexPrinter
 
 from .. import notation as n
-from .common import decimal, factored, index_text, layer_text, lecture_factors
+from .common import LectureLayout, decimal, factored, index_text, layer_text, lecture_factors
 
 _TEX_SPECIALS = {
     "\\": r"\textbackslash{}",
@@ -32,8 +32,10 @@ def tex_escape(text: str) -> str:
     return "".join(_TEX_SPECIALS.get(c, c) for c in text if c.isprintable())
 
 
-class LectureLatexPrinter(LatexPrinter):
+class LectureLatexPrinter(LectureLayout, LatexPrinter):
     """SymPy's LaTeX printer with the lecture's symbols: a_k^{(l-1)}, w_{jk}^{(l)}, delta^{(l)}."""
+
+    open, close, dot, odot = r"\left(", r"\right)", r" \cdot ", r" \odot "
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         super().__init__({"mul_symbol": None, **(settings or {})})
@@ -116,41 +118,8 @@ class LectureLatexPrinter(LatexPrinter):
         coeff, rest = split
         return rf"{self._print(coeff)} \left({self._print(rest)}\right)"
 
-    def _factor(self, expr: Expr) -> str:
-        text = str(self._print(expr))
-        if (isinstance(expr, sympy.Add) and factored(expr) is None) or text.startswith("-"):
-            return rf"\left({text}\right)"
-        return text
-
-    def _print_Chain(self, expr: n.Chain) -> str:
-        factors = [arg for arg in expr.args if arg != 1] or [sympy.S.One]  # no "w \cdot 1 \cdot"
-        return r" \cdot ".join(self._factor(arg) for arg in factors)
-
     def _print_Transposed(self, expr: n.Transposed) -> str:
         return rf"\left({self._print(expr.args[0])}\right)^{{T}}"
-
-    def _operand(self, expr: Expr) -> str:
-        text = self._print(expr)
-        if isinstance(expr, n.MatProd | n.Hadamard) or (
-            isinstance(expr, n.Elementwise)
-            and isinstance(expr.args[0], sympy.Add)
-            and factored(expr.args[0]) is None
-        ):
-            return rf"\left({text}\right)"
-        return str(text)
-
-    def _print_MatProd(self, expr: n.MatProd) -> str:
-        return " ".join(self._operand(arg) for arg in expr.args)
-
-    def _print_Hadamard(self, expr: n.Hadamard) -> str:
-        return r" \odot ".join(self._operand(arg) for arg in expr.args)
-
-    def _print_Elementwise(self, expr: n.Elementwise) -> str:
-        saved, self._elementwise = self._elementwise, True
-        try:
-            return str(self._print(expr.args[0]))
-        finally:
-            self._elementwise = saved
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
         coeff, rest = expr.as_coeff_Mul()

@@ -9,11 +9,13 @@ from sympy import Expr
 from sympy.printing.str import StrPrinter
 
 from .. import notation as n
-from .common import decimal, factored, index_text, layer_text, lecture_factors
+from .common import LectureLayout, decimal, factored, index_text, layer_text, lecture_factors
 
 
-class LectureTextPrinter(StrPrinter):
+class LectureTextPrinter(LectureLayout, StrPrinter):
     """SymPy's str printer with the lecture's symbols: a_k^(l-1), ∂E/∂w_jk^(l), δ^(l), ⊙."""
+
+    open, close, dot, odot = "(", ")", " · ", " ⊙ "
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         super().__init__(settings or {})
@@ -136,41 +138,8 @@ class LectureTextPrinter(StrPrinter):
         ]
         return f"{' '.join(signs)} {self._factor(expr.function)}"
 
-    def _factor(self, expr: Expr) -> str:
-        text = str(self._print(expr))
-        if (isinstance(expr, sympy.Add) and factored(expr) is None) or text.startswith("-"):
-            return f"({text})"
-        return text
-
-    def _print_Chain(self, expr: n.Chain) -> str:
-        factors = [arg for arg in expr.args if arg != 1] or [sympy.S.One]  # no "w · 1 · ∂E/∂a"
-        return " · ".join(self._factor(arg) for arg in factors)
-
     def _print_Transposed(self, expr: n.Transposed) -> str:
         return f"({self._print(expr.args[0])})ᵀ"
-
-    def _operand(self, expr: Expr) -> str:
-        text = self._print(expr)
-        if isinstance(expr, n.MatProd | n.Hadamard) or (
-            isinstance(expr, n.Elementwise)
-            and isinstance(expr.args[0], sympy.Add)
-            and factored(expr.args[0]) is None
-        ):
-            return f"({text})"
-        return str(text)
-
-    def _print_MatProd(self, expr: n.MatProd) -> str:
-        return " ".join(self._operand(arg) for arg in expr.args)
-
-    def _print_Hadamard(self, expr: n.Hadamard) -> str:
-        return " ⊙ ".join(self._operand(arg) for arg in expr.args)
-
-    def _print_Elementwise(self, expr: n.Elementwise) -> str:
-        saved, self._elementwise = self._elementwise, True
-        try:
-            return str(self._print(expr.args[0]))
-        finally:
-            self._elementwise = saved
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
         coeff, rest = expr.as_coeff_Mul()
