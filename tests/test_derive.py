@@ -221,3 +221,14 @@ def test_the_carried_softmax_jacobian_is_what_sympy_derives() -> None:
     from symbackprop.derive import SOFTMAX_JACOBIAN, softmax_jacobian
 
     assert softmax_jacobian() == SOFTMAX_JACOBIAN
+
+
+def test_the_dense_layers_carried_local_partials_are_sympys() -> None:
+    """dz_j/dw_jk = a_k^(l-1), dz_j/db_j = 1, dz_j/da_k = w_jk^(l): what the dense layer carries
+    is what SymPy finds by differentiating its weighted input Σ_k w_jk a_k + b_j."""
+    from symbackprop.layers import dense
+    from symbackprop.notation import Act, Weight, j, k, l_sym
+
+    derived = dense.derived_local_partials()
+    assert derived == dense.local_partials()
+    assert derived == {"w": Act(l_sym - 1, k), "b": 1, "a_prev": Weight(l_sym, j, k)}

@@ -1,8 +1,8 @@
 """The dense layer: z_j = Σ_k w_jk a_k + b_j, then a = σ(z) (or softmax), at symbolic layer l.
 
-Its forward equations and the local partials of z, differentiated by SymPy from the very
-expression the forward equation states, sit side by side here; derive.py's chain rule only
-combines them with σ' and the loss.
+Its forward equations and the local partials of z (carried, and differentiated by SymPy from
+the very expression the forward equation states in `derived_local_partials`, which the tests
+compare) sit side by side here; derive.py's chain rule only combines them with σ' and the loss.
 """
 
 from __future__ import annotations
@@ -43,6 +43,13 @@ def weighted_input() -> Expr:
 
 @lru_cache(maxsize=1)
 def local_partials() -> dict[str, Expr]:
+    """dz_j/dw_jk = a_k^(l-1), dz_j/db_j = 1, dz_j/da_k = w_jk^(l) of the weighted input, as
+    `derived_local_partials` finds them from `weighted_input` (a test checks that the two agree):
+    carried here so that deriving a network solves nothing for its dense layers."""
+    return {"w": Act(l_sym - 1, k), "b": sympy.S.One, "a_prev": Weight(l_sym, j, k)}
+
+
+def derived_local_partials() -> dict[str, Expr]:
     """dz_j/dw_jk, dz_j/db_j, dz_j/da_k of the weighted input, by SymPy.
 
     Differentiated with plain indexed symbols (SymPy's Kronecker deltas), then written in the
