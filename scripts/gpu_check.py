@@ -28,15 +28,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from symbackprop import Layer, Network, activation, load_spec, loss  # noqa: E402
+from symbackprop import Network, load_spec  # noqa: E402
 from symbackprop.codegen import generate, load_module  # noqa: E402
+from tests.benchmarks import nets  # noqa: E402
 
-WIDE = Network(
-    "wide",
-    784,
-    tuple(Layer(u, activation("sigmoid")) for u in (256, 128, 10)),
-    loss("squared_error"),
-)
+WIDE = nets.WIDE.network()  # the benchmarks' wide 784-256-128-10 sigmoid network
 EXAMPLES = ("xor", "classifier", "multi_node")
 
 

@@ -151,19 +151,7 @@ def write_module(module: GeneratedModule, path: str | Path, *, force: bool = Fal
 def _context(derivation: Derivation) -> dict[str, Any]:
     net = derivation.network
     depth = net.depth
-    layers = []
-    for ld in derivation.layers:
-        act = ld.rule.activation
-        layers.append(
-            {
-                "n": ld.number,
-                "units": ld.units,
-                "fan_in": ld.fan_in,
-                "activation": act.name,
-                "init": act.init,
-                "softmax": act.is_softmax,
-            }
-        )
+    layers = readable.layer_facts(derivation)
     found = loss(derivation)
     per_unit, log_a, log_1ma, output_kind = (
         found.per_unit,
@@ -177,7 +165,7 @@ def _context(derivation: Derivation) -> dict[str, Any]:
     fast = inplace.layers(program, net.sizes, loss_lines, logs_from_z)
     top = fast[-1]
     top.scratch = list(range(1, max(len(top.scratch), loss_scratch) + 1))
-    loss_fetched, loss_code = loss_step(derivation, readable.NUMPY)
+    loss_fetched, loss_code = loss_step(found, depth, readable.NUMPY)
     context: dict[str, Any] = {
         "name": net.name,
         "sizes": list(net.sizes),

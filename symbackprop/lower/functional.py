@@ -16,31 +16,22 @@ from ..optim import codegen as optim_codegen
 from ..printing.text import text
 from .loss import loss, loss_step, penalty_step
 from .program import lower
-from .readable import ARRAY_API, backward, comment, forward
+from .readable import ARRAY_API, backward, comment, forward, layer_facts
 
 
 def context(derivation: Derivation) -> dict[str, Any]:
     """What templates/array_api/module.py.jinja lays out: printed statements and facts."""
     net = derivation.network
     program = lower(derivation)
-    step, loss_code = loss_step(derivation, ARRAY_API)
     found = loss(derivation)
+    step, loss_code = loss_step(found, net.depth, ARRAY_API)
     return {
         "name": net.name,
         "sizes": list(net.sizes),
         "depth": net.depth,
         "activations": [layer.activation.name for layer in net.layers],
         "loss_name": net.loss.name,
-        "layers": [
-            {
-                "n": ld.number,
-                "units": ld.units,
-                "fan_in": ld.fan_in,
-                "activation": ld.rule.activation.name,
-                "init": ld.rule.activation.init,
-            }
-            for ld in derivation.layers
-        ],
+        "layers": layer_facts(derivation),
         "forward": forward(program, ARRAY_API),
         "backward": backward(program, ARRAY_API),
         "loss": step,

@@ -96,12 +96,10 @@ def note(value: Expr, depth: int) -> list[str]:
     return []
 
 
-def loss_step(derivation: Derivation, dialect: Dialect) -> tuple[Step, str]:
-    """_per_sample_loss(): the cached arrays it reads, the logarithms of the output, E per unit;
-    and the code whose row sums it returns (E itself when the line fits, else `terms`), in a
-    target library's dialect."""
-    depth = derivation.network.depth
-    found = loss(derivation)
+def loss_step(found: Loss, depth: int, dialect: Dialect) -> tuple[Step, str]:
+    """_per_sample_loss() of the loss `found` (`loss(derivation)`) at output layer `depth`: the
+    cached arrays it reads, the logarithms of the output, E per unit; and the code whose row sums
+    it returns (E itself when the line fits, else `terms`), in a target library's dialect."""
     logs = log_statements(found, depth)
     step = Step(depth)
     reads: set[Expr] = set(found.per_unit.atoms(Act, Pre))

@@ -12,10 +12,11 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sympy import Expr
 
-from ..ir import Equation
+from ..ir import Derivation, Equation
 from ..naming import tag
 from ..notation import Act, Delta, Elementwise, LayerQuantity, Pre, Target
 from ..printing.array_api import array_api_code, array_api_statements
@@ -70,6 +71,22 @@ class Step:
     cache: list[str] = field(default_factory=list)
     params: list[str] = field(default_factory=list)
     groups: list[Group] = field(default_factory=list)
+
+
+def layer_facts(derivation: Derivation) -> list[dict[str, Any]]:
+    """What a module's init_params and cache are laid out from, layer by layer: its number,
+    units, fan-in, activation, initialisation and whether it is a softmax."""
+    return [
+        {
+            "n": ld.number,
+            "units": ld.units,
+            "fan_in": ld.fan_in,
+            "activation": ld.rule.activation.name,
+            "init": ld.rule.activation.init,
+            "softmax": ld.rule.activation.is_softmax,
+        }
+        for ld in derivation.layers
+    ]
 
 
 def comment(eq: Equation) -> list[str]:

@@ -15,15 +15,19 @@ from .rules import OPTIMIZERS, G, Optimizer, T, Update
 from .sheet import text_of
 
 
-class OptimizerPrinter(LectureNumPyPrinter):
-    """The module's NumPy printer, with powers of two plain names hugged as ruff formats them
-    (beta1**t)."""
+class _HuggedPowers:
+    """Powers of two plain names hugged as ruff formats them (beta1**t); mixed in before a
+    printer class, whose _print_Pow does the rest."""
 
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
         base, exponent = expr.args
         if isinstance(base, Symbol) and isinstance(exponent, Symbol):
-            return f"{self._print(base)}**{self._print(exponent)}"
-        return str(super()._print_Pow(expr, rational))
+            return f"{self._print(base)}**{self._print(exponent)}"  # type: ignore[attr-defined]
+        return str(super()._print_Pow(expr, rational))  # type: ignore[misc]
+
+
+class OptimizerPrinter(_HuggedPowers, LectureNumPyPrinter):
+    """The module's NumPy printer, with powers of two plain names hugged (beta1**t)."""
 
 
 _PRINTER = OptimizerPrinter()
@@ -104,16 +108,10 @@ def context() -> list[dict[str, Any]]:
     return [optimizer_context(opt) for opt in OPTIMIZERS.values()]
 
 
-class FunctionalPrinter(LectureArrayAPIPrinter):
+class FunctionalPrinter(_HuggedPowers, LectureArrayAPIPrinter):
     """The array-API module's printer for the rules: powers of two plain names hugged, and a
     choice on the step number t alone (a Python int, not an array) as a conditional
     expression."""
-
-    def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
-        base, exponent = expr.args
-        if isinstance(base, Symbol) and isinstance(exponent, Symbol):
-            return f"{self._print(base)}**{self._print(exponent)}"
-        return str(super()._print_Pow(expr, rational))
 
     def _print_Piecewise(self, expr: sympy.Piecewise) -> str:
         conditions = [cond for _, cond in expr.args]

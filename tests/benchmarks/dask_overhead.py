@@ -17,15 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from symbackprop import Layer, Network, activation, load_spec, loss
+from symbackprop import Network, load_spec
 from symbackprop.codegen import generate, load_module
 
-WIDE = Network(
-    "wide",
-    784,
-    tuple(Layer(u, activation("sigmoid")) for u in (256, 128, 10)),
-    loss("squared_error"),
-)
+from . import nets
+
+WIDE = nets.WIDE.network()  # the benchmarks' wide 784-256-128-10 sigmoid network
 
 
 def _median_step(step, steps: int) -> float:  # type: ignore[no-untyped-def]
