@@ -166,3 +166,14 @@ def test_a_text_derivation_is_read_line_for_line(
     broken_lines = [row for row in out.splitlines() if "does not hold" in row]
     assert broken_lines and broken_lines[0].startswith(f"{out_file}:{line}: the fourth"), out
     assert "mistake: the sign of y is flipped" in out
+
+
+def test_an_html_page_without_annotations_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "other.html"
+    page.write_text("<!DOCTYPE html>\n<html><body><p>E = 1</p></body></html>\n", encoding="utf-8")
+    assert main(["verify", "xor", "--file", str(page), "--no-cache"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1
+    assert "without LaTeX annotations" in err and str(page) in err

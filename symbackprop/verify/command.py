@@ -13,7 +13,7 @@ from ..cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from ..errors import SymbackpropError
 from ..files import display_path
 from ..spec import load_spec
-from .document import split_equations
+from .document import html_without_annotations, split_equations
 from .judge import POINTS, TOLERANCE, Session, Verdict
 from .plaintext import as_latex, is_text_derivation
 from .reader import MAX_TEXT, LatexError
@@ -44,6 +44,12 @@ def _run(args: argparse.Namespace) -> int:
         text = _read(args.file)
         if is_text_derivation(text):  # derive --format text: its equations, line for line
             text = as_latex(text)
+        if html_without_annotations(text):
+            raise SymbackpropError(
+                f"{source}: an HTML page without LaTeX annotations; verify reads the"
+                ' <annotation encoding="application/x-tex"> of each equation, as derive'
+                " --format html writes them"
+            )
         spans = split_equations(text)
         if not spans:
             raise SymbackpropError(f"{source}: no equation found")

@@ -19,6 +19,15 @@ _ANNOTATION = re.compile(
     r'<annotation encoding="application/x-tex"><!\[CDATA\[(?P<tex>.*?)\]\]></annotation>', re.S
 )
 
+#: The start of an HTML page.
+_HTML = re.compile(r"\A\s*(<!DOCTYPE html|<html)", re.I)
+
+
+def html_without_annotations(text: str) -> bool:
+    """An HTML page that carries no LaTeX annotation to read (not one `derive` wrote)."""
+    return bool(_HTML.match(text)) and not _ANNOTATION.search(text)
+
+
 #: A Markdown document's display maths: `$$` alone on a line.
 _MARKDOWN_DISPLAY = re.compile(r"^\$\$\s*$", re.M)
 
