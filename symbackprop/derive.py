@@ -8,7 +8,6 @@ n^(l), so the cost depends on depth and on the number of distinct activations on
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import signal
 import threading
@@ -27,10 +26,8 @@ from .layers.dense import local_partials
 from .library import A, Activation, Loss, Y, Z
 from .notation import (
     Act,
-    Affine,
     Bias,
     Chain,
-    Decay,
     Delta,
     E,
     Elementwise,
@@ -52,7 +49,8 @@ from .notation import (
 )
 from .printing.common import decimal
 from .progress import Report
-from .spec import Network, Regularization
+from .regularize import regularized
+from .spec import Network
 
 L_OUT = sympy.Symbol("L", integer=True, positive=True)
 _PROBES = (-2.3, -0.71, 0.37, 1.13, 2.9)
@@ -153,7 +151,7 @@ def _derive(network: Network, progress: Report | None, stage: list[str]) -> Deri
         for view in ("chain", "index", "vector")
     }
     if network.regularized:
-        layers, general = _regularized(network, layers, general)
+        layers, general = regularized(network, layers, general)
     return Derivation(
         network=network,
         rules=tuple(rules.values()),
@@ -618,109 +616,6 @@ def _vector_template(
     eq("dE_dw", Partial(E, WeightMatrix(l_sym)), MatProd(delta, Transposed(a_prev)))
     eq("dE_db", Partial(E, Bias(l_sym)), delta)
     return tuple(eqs)
-
-
-# ---------------------------------------------------------------- regularisation
-
-
-def strengths(network: Network, layer: int | Expr) -> tuple[Expr, Expr]:
-    """(λ₁, λ) of `layer` as the equations write them: Decay(1), Decay(2) when every layer has
-    the same strength, else Decay(order, layer); 0 for an order no layer uses."""
-    found = [network.penalty(n) for n in range(1, network.depth + 1)]
-    picked: list[Expr] = []
-    for order, key in ((1, "l1"), (2, "l2")):
-        values = {getattr(r, key) for r in found}
-        if values == {0}:
-            picked.append(Integer(0))
-        elif len(values) == 1:
-            picked.append(Decay(order))
-        else:
-            picked.append(Decay(order, layer))
-    return picked[0], picked[1]
-
-
-def strength_values(network: Network) -> dict[Expr, Expr]:
-    """Each Decay symbol the equations of `network` use, and its number."""
-    table: dict[Expr, Expr] = {}
-    for number in range(1, network.depth + 1):
-        reg: Regularization = network.penalty(number)
-        l1, l2 = strengths(network, number)
-        for symbol, value in ((l1, reg.l1), (l2, reg.l2)):
-            if isinstance(symbol, Decay):
-                table[symbol] = value
-    return table
-
-
-def _penalized(network: Network, eq: Equation, layer: Expr, number: int | None) -> Equation:
-    """`eq` (a dE_dw equation) with ∂R/∂w added to every step; `number`
-    the concrete layer, whose strengths of 0 drop out, or None for a general rule."""
-    l1, l2 = strengths(network, layer)
-    if number is not None:
-        reg = network.penalty(number)
-        l1, l2 = (l1 if reg.l1 else Integer(0)), (l2 if reg.l2 else Integer(0))
-    parameter = eq.lhs.args[1]  # ∂E/∂w: the weight it differentiates by
-    term = dense.penalty_partial(parameter, l1, l2)
-    if term == 0:
-        return eq
-    return Equation(eq.view, eq.kind, eq.layer, eq.lhs, tuple(Affine(r, term) for r in eq.rhs))
-
-
-def _penalty_sum(network: Network, chain: bool) -> Expr:
-    """R = Σ_l Σ_j Σ_k (λ (w_jk^(l))² + λ₁ |w_jk^(l)|), in index form or, for the one-neuron
-    chain, without indices."""
-    terms = []
-    for number in range(1, network.depth + 1):
-        reg = network.penalty(number)
-        l1, l2 = strengths(network, number)
-        l1, l2 = (l1 if reg.l1 else Integer(0)), (l2 if reg.l2 else Integer(0))
-        if chain:
-            terms.append(dense.penalty(Weight(number), l1, l2))
-            continue
-        limits = ((k, 1, Width(number - 1)), (j, 1, Width(number)))
-        terms.append(Sum(Sum(dense.penalty(Weight(number, j, k), l1, l2), limits[0]), limits[1]))
-    return sympy.Add(*terms)
-
-
-def _regularized(
-    network: Network,
-    layers: list[LayerDerivation],
-    general: dict[View, tuple[Equation, ...]],
-) -> tuple[list[LayerDerivation], dict[View, tuple[Equation, ...]]]:
-    """The equations of a regularised network: E gains R, and ∂E/∂w gains ∂R/∂w in every view,
-    general rules included; δ, ∂E/∂b and ∂E/∂a do not change: R depends on no z, a or b."""
-    kinds = ("dE_dw",)
-    values = strength_values(network)
-
-    def layer_eqs(eqs: tuple[Equation, ...], number: int) -> tuple[Equation, ...]:
-        out = []
-        for eq in eqs:
-            if eq.kind in kinds:
-                eq = _penalized(network, eq, Integer(number), number)
-            elif eq.kind == "loss":
-                extra = _penalty_sum(network, chain=eq.view == "chain")
-                first = Affine(eq.rhs[-1], extra)  # printed in this order: loss + R
-                numbers = first.xreplace(values)
-                steps = (first, numbers) if numbers != first else (first,)
-                eq = Equation(eq.view, eq.kind, eq.layer, eq.lhs, steps)
-            out.append(eq)
-        return tuple(out)
-
-    new_layers = [
-        dataclasses.replace(
-            ld,
-            chain=layer_eqs(ld.chain, ld.number),
-            index=layer_eqs(ld.index, ld.number),
-            vector=layer_eqs(ld.vector, ld.number),
-        )
-        for ld in layers
-    ]
-    new_general = {
-        view: tuple(
-            _penalized(network, eq, eq.layer, None) if eq.kind in kinds else eq for eq in eqs
-        )
-        for view, eqs in general.items()
-    }
-    return new_layers, new_general
 
 
 def _vectorize_delta(delta: Expr) -> Expr:

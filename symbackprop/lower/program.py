@@ -13,7 +13,6 @@ from typing import Literal
 import sympy
 from sympy import Expr
 
-from ..derive import strength_values
 from ..ir import Derivation, Equation
 from ..notation import (
     Act,
@@ -26,6 +25,7 @@ from ..notation import (
     Weight,
     WeightMatrix,
 )
+from ..regularize import strength_values
 from ..rewrite import stable
 
 #: The batch size: every batch gradient is the mean of the per-sample ones.
