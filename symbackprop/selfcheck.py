@@ -101,12 +101,15 @@ def forward(net: Network) -> tuple[dict[tuple[int, int], Expr], dict[tuple[int, 
         net.loss.expr.xreplace({A: a[depth, unit], Y: leaf[Target(unit)]})
         for unit in range(1, sizes[depth] + 1)
     )
-    for number in range(1, depth + 1):  # the regularisation: l2 Σ w² + l1 Σ |w| per layer
+    for number in range(1, depth + 1):  # the regularisation: l2 Σ w² + l1 Σ |w| per layer (b too)
         reg = net.penalty(number)
         for unit in range(1, sizes[number] + 1):
             for m in range(1, sizes[number - 1] + 1):
                 w = leaf[Weight(number, unit, m)]
                 loss += reg.l2 * w**2 + reg.l1 * sympy.Abs(w)
+            if reg.biases:
+                b = leaf[Bias(number, unit)]
+                loss += reg.l2 * b**2 + reg.l1 * sympy.Abs(b)
     return z, a, sympy.sympify(loss)
 
 

@@ -40,11 +40,13 @@ MAX_STRENGTH = 1e3
 
 @dataclass(frozen=True)
 class Regularization:
-    """The penalty added to E: l2 · Σ w² + l1 · Σ |w| over a layer's weights (never its
-    biases); strengths are exact rationals, 0 for none."""
+    """The penalty added to E: l2 · Σ w² + l1 · Σ |w| over a layer's weights, and over its
+    biases too where `biases` asks for it; strengths are exact rationals, 0 for none."""
 
     l1: sympy.Rational = sympy.S.Zero
     l2: sympy.Rational = sympy.S.Zero
+    #: Whether the biases are penalised as the weights are (PyTorch's weight_decay does both).
+    biases: bool = False
 
     def __post_init__(self) -> None:
         for key in ("l1", "l2"):
@@ -53,6 +55,8 @@ class Regularization:
                 object.__setattr__(self, key, _strength(value, key))
             elif not isinstance(value, sympy.Rational) or not 0 <= value <= MAX_STRENGTH:
                 raise _fail(key, f"must be a number between 0 and {MAX_STRENGTH:g}, got {value!r}")
+        if not isinstance(self.biases, bool):
+            raise _fail("biases", f"must be true or false, got {_describe(self.biases)}")
 
     def __bool__(self) -> bool:
         return bool(self.l1 or self.l2)
@@ -231,11 +235,16 @@ def _regularization_from(
     leaves out taken from the network's table."""
     if not isinstance(value, dict):
         raise _fail(where, f"expected a table such as {{ l2 = 1e-4 }}, got {_describe(value)}")
-    _check_fields(value, ["l1", "l2"], where)
+    _check_fields(value, ["l1", "l2", "biases"], where)
     base = inherited or Regularization()
     l1 = _strength(value["l1"], _sub(where, "l1")) if "l1" in value else base.l1
     l2 = _strength(value["l2"], _sub(where, "l2")) if "l2" in value else base.l2
-    return Regularization(l1, l2)
+    biases = base.biases
+    if "biases" in value:
+        biases = value["biases"]
+        if not isinstance(biases, bool):
+            raise _fail(_sub(where, "biases"), f"must be true or false, got {_describe(biases)}")
+    return Regularization(l1, l2, biases)
 
 
 def _check_identifier(name: object, where: str) -> str:

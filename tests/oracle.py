@@ -85,7 +85,7 @@ def sample(net: Network, seed: int, *, scale: float = 0.8) -> Sample:
         a_cur = a_start
         for n in range(start + 1, net.depth + 1):
             a_cur = fns[n - 1](Ws[n] @ a_cur + bs[n])
-        return jnp.sum(per_unit(a_cur, y)) + penalty(net, Ws)
+        return jnp.sum(per_unit(a_cur, y)) + penalty(net, Ws, bs)
 
     def from_z(number: int, z_val: Any) -> Any:
         return from_layer(number, fns[number - 1](z_val), (W, b))
@@ -113,15 +113,16 @@ def sample(net: Network, seed: int, *, scale: float = 0.8) -> Sample:
     return out
 
 
-def penalty(net: Network, Ws: dict[int, Any]) -> Any:
-    """The regularisation term by hand: Σ_l (l2 Σ w² + l1 Σ |w|) over the weights, read from
-    the spec's numbers (0 for a network without one)."""
+def penalty(net: Network, Ws: dict[int, Any], bs: dict[int, Any]) -> Any:
+    """The regularisation term by hand: Σ_l (l2 Σ w² + l1 Σ |w|) over the weights, and over
+    the biases where the spec says `biases = true`, read from the spec's numbers (0 for a
+    network without one)."""
     total: Any = 0.0
     for n in range(1, net.depth + 1):
         reg = net.penalty(n)
         l1, l2 = float(reg.l1), float(reg.l2)
-        if l1 or l2:
-            total = total + l2 * jnp.sum(Ws[n] ** 2) + l1 * jnp.sum(jnp.abs(Ws[n]))
+        for array in (Ws[n], bs[n]) if reg.biases else (Ws[n],):
+            total = total + l2 * jnp.sum(array**2) + l1 * jnp.sum(jnp.abs(array))
     return total
 
 

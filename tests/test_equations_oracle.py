@@ -33,14 +33,18 @@ def _zoo(name: str) -> object:
     return custom_activation(member.expr, member.name)
 
 
-def _regularized(net: Network, l1: float, l2: float, first: float | None = None) -> Network:
-    """`net` with the penalty l1 Σ |w| + l2 Σ w² (layer 1's l2 `first` when given)."""
+def _regularized(
+    net: Network, l1: float, l2: float, first: float | None = None, biases: bool = False
+) -> Network:
+    """`net` with the penalty l1 Σ |w| + l2 Σ w² (layer 1's l2 `first` when given), the
+    biases' too when `biases`."""
     layers = list(net.layers)
     if first is not None:
-        layers[0] = dataclasses.replace(layers[0], regularization=Regularization(l1, first))
+        own = Regularization(l1, first, biases)
+        layers[0] = dataclasses.replace(layers[0], regularization=own)
     name = f"{net.name}_reg"
     return dataclasses.replace(
-        net, name=name, layers=tuple(layers), regularization=Regularization(l1, l2)
+        net, name=name, layers=tuple(layers), regularization=Regularization(l1, l2, biases)
     )
 
 
@@ -56,6 +60,10 @@ NETWORKS: dict[str, Network] = {
     "xor_l2": _regularized(load_spec("xor"), 0.0, 0.01),
     "classifier_l1_l2": _regularized(load_spec("classifier"), 0.02, 0.05),
     "multi_node_per_layer": _regularized(load_spec("multi_node"), 0.0, 0.03, first=0.3),
+    "xor_biases": _regularized(load_spec("xor"), 0.01, 0.04, biases=True),
+    "classifier_biases_per_layer": _regularized(
+        load_spec("classifier"), 0.0, 0.05, first=0.2, biases=True
+    ),
     "custom_mix": _net(
         "custom_mix",
         2,

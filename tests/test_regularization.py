@@ -34,7 +34,28 @@ CASES = {
         "sigmoid",
         "squared_error",
     ),
+    "biases": (
+        "regularization = { l1 = 0.01, l2 = 0.05, biases = true }",
+        "",
+        "softmax",
+        "cross_entropy",
+    ),
+    "biases_not_first": (
+        "regularization = { l2 = 0.05, biases = true }",
+        "regularization = { l2 = 0.1, biases = false }",
+        "sigmoid",
+        "binary_cross_entropy",
+    ),
 }
+
+
+def _params(module, seed: int) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
+    """init_params, the biases moved off 0: |b| has no derivative there (JAX takes 1, we 0)."""
+    params = module.init_params(seed=seed)
+    for key in params:
+        if key.startswith("b"):
+            params[key] += np.linspace(-0.2, 0.3, params[key].size)
+    return params
 
 
 def _spec(case: str) -> str:
@@ -59,7 +80,13 @@ def _strengths(case: str) -> list[tuple[float, float]]:
         "l1": [(0.02, 0.0), (0.02, 0.0)],
         "both_softmax": [(0.005, 0.03), (0.005, 0.03)],
         "per_layer": [(0.01, 0.2), (0.0, 0.01)],
+        "biases": [(0.01, 0.05), (0.01, 0.05)],
+        "biases_not_first": [(0.0, 0.1), (0.0, 0.05)],
     }[case]
+
+
+#: The layers whose biases are penalised too, by hand from CASES.
+BIASED = {"biases": (1, 2), "biases_not_first": (2,)}
 
 
 def _jax_objective(case: str):  # type: ignore[no-untyped-def]
@@ -81,8 +108,9 @@ def _jax_objective(case: str):  # type: ignore[no-untyped-def]
             per = -jnp.sum(Y * jnp.log(a2), axis=1)
         penalty = 0.0
         for number, (l1, l2) in enumerate(_strengths(case), start=1):
-            W = p[f"W{number}"]
-            penalty = penalty + l2 * jnp.sum(W**2) + l1 * jnp.sum(jnp.abs(W))
+            names = ["W", "b"] if number in BIASED.get(case, ()) else ["W"]
+            for array in (p[f"{name}{number}"] for name in names):
+                penalty = penalty + l2 * jnp.sum(array**2) + l1 * jnp.sum(jnp.abs(array))
         return jnp.mean(per) + penalty
 
     return jax, objective
@@ -92,7 +120,7 @@ def _jax_objective(case: str):  # type: ignore[no-untyped-def]
 def test_generated_loss_and_gradients_match_jax(case: str) -> None:
     jax, objective = _jax_objective(case)
     module = generate(load_spec(_spec(case))).load()
-    params = module.init_params(seed=1)
+    params = _params(module, seed=1)
     X, Y = _data(case)
     want_loss = float(objective(params, X, Y))
     want = jax.grad(objective)(params, X, Y)
@@ -105,7 +133,7 @@ def test_generated_loss_and_gradients_match_jax(case: str) -> None:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_gradients_match_finite_differences_of_loss(case: str) -> None:
     module = generate(load_spec(_spec(case))).load()
-    params = module.init_params(seed=2)
+    params = _params(module, seed=2)
     X, Y = _data(case, seed=5)
     got = module.gradients(params, X, Y)
     eps = 1e-6
@@ -124,7 +152,7 @@ def test_gradients_match_finite_differences_of_loss(case: str) -> None:
 @pytest.mark.parametrize("batch", [1, 5])
 def test_sgd_step_is_a_step_with_gradients(case: str, batch: int) -> None:
     module = generate(load_spec(_spec(case))).load()
-    params = module.init_params(seed=4)
+    params = _params(module, seed=4)
     X, Y = _data(case, n=batch, seed=7)
     lr = 0.3
     by_hand = {key: value - lr * g for (key, value), g in zip(
@@ -183,6 +211,7 @@ def test_unregularised_networks_are_unchanged() -> None:
         ("regularization = { l3 = 1 }", "regularization: unknown field 'l3'"),
         ("regularization = { l1 = nan }", "regularization.l1: must be between 0 and 1000"),
         ("regularization = 0.1", "regularization: expected a table such as { l2 = 1e-4 }"),
+        ("regularization = { biases = 1 }", "regularization.biases: must be true or false"),
     ],
 )
 def test_bad_values_are_one_line_naming_the_field(table: str, message: str) -> None:
@@ -238,7 +267,38 @@ def test_l2_is_pytorchs_weight_decay_with_lambda_half_of_it() -> None:
         np.testing.assert_allclose(value, tensors[key].detach().numpy(), rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("case", ["l1", "per_layer"])
+def test_biases_true_is_pytorchs_weight_decay_on_every_parameter() -> None:
+    """With `biases = true`, five sgd_step updates equal torch.optim.SGD with weight_decay = 2 λ
+    on every parameter, biases included, in float64."""
+    torch = pytest.importorskip("torch")
+    text = _spec("l2").replace("l2 = 0.01 }", "l2 = 0.01, biases = true }")
+    module = generate(load_spec(text)).load()
+    params = module.init_params(seed=6)
+    params["b1"] += 0.3  # biases of 0 would hide a missing bias penalty
+    X, Y = _data("l2", n=8, seed=9)
+    tensors = {key: torch.tensor(value.copy(), requires_grad=True) for key, value in params.items()}
+    optimizer = torch.optim.SGD(list(tensors.values()), lr=0.4, weight_decay=2 * 0.01)
+    x, y = torch.tensor(X), torch.tensor(Y)
+    for _ in range(5):
+        module.sgd_step(params, X, Y, 0.4)
+        optimizer.zero_grad()
+        a1 = torch.tanh(x @ tensors["W1"].T + tensors["b1"])
+        a2 = torch.sigmoid(a1 @ tensors["W2"].T + tensors["b2"])
+        torch.mean(torch.sum((a2 - y) ** 2, dim=1)).backward()
+        optimizer.step()
+    for key, value in params.items():
+        np.testing.assert_allclose(value, tensors[key].detach().numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_biases_term_is_printed_only_where_asked() -> None:
+    text = render(derive(load_spec(_spec("biases_not_first"))), "text")
+    assert "∂E/∂b^(2) = δ^(2) + 2 λ^(2) b^(2)" in text
+    assert "∂E/∂b^(1) = δ^(1)\n" in text  # layer 1 says biases = false
+    assert "b_j^(1))^2" not in text  # R holds layer 2's biases only
+    assert "(b_j^(2))^2" in text
+
+
+@pytest.mark.parametrize("case", ["l1", "per_layer", "biases", "biases_not_first"])
 def test_self_check_differentiates_the_penalty_too(case: str) -> None:
     """--self-check writes E out with R and differentiates it directly: every parameter
     agrees; without R in the layered equations it would not (the L1 and L2 terms are not 0)."""
@@ -273,6 +333,29 @@ def test_verify_judges_with_the_penalty(tmp_path: Path, equation: str, holds: bo
     )
     assert done.returncode == (0 if holds else 1), done.stdout + done.stderr
     assert done.stdout.startswith("holds" if holds else "does not hold")
+
+
+_DB2 = r"\frac{\partial E}{\partial b_j^{(2)}} = \delta_j^{(2)}"
+
+
+@pytest.mark.parametrize(
+    ("equation", "holds"),
+    [
+        (_DB2, False),
+        (_DB2 + r" + 2\lambda^{(2)} b_j^{(2)}", True),
+        (r"\frac{\partial E}{\partial b_j^{(1)}} = \delta_j^{(1)}", True),
+    ],
+)  # fmt: skip
+def test_verify_judges_a_bias_penalty(tmp_path: Path, equation: str, holds: bool) -> None:
+    spec = tmp_path / "biases.toml"
+    spec.write_text(_spec("biases_not_first"))
+    done = subprocess.run(
+        [sys.executable, "-m", "symbackprop", "verify", str(spec), equation],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == (0 if holds else 1), done.stdout + done.stderr
 
 
 def test_every_printed_latex_step_reads_back_through_verify(tmp_path: Path) -> None:

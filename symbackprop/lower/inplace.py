@@ -368,6 +368,8 @@ def _backward(layer: Layer, fast: list[Layer], depth: int) -> list[str]:
         f"W{n} -= dW{n}",
     ]
     lines += layer.comments["db"]
+    if layer.db.decay is not None:  # ∂R/∂b^(l), from the biases before this step's change
+        lines.append(f"b{n} -= {numpy_code(LR * layer.db.decay)}")
     lines.append(f"b{n} -= {batch_sum_code(layer.db.value, _buffer(f'db{n}'))}")
     if below is not None and below.late_slope:
         m = below.n

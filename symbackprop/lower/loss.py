@@ -16,7 +16,7 @@ from sympy import Expr
 
 from ..ir import Derivation
 from ..library import A, Y, Z
-from ..notation import Act, Pre, Target, WeightMatrix
+from ..notation import Act, Bias, Pre, Target, WeightMatrix
 from ..printing.numpy import LINE_WIDTH
 from ..rewrite import LogSigmoid, LogSoftmax, log1p, stable
 from .program import Assign, penalty
@@ -118,14 +118,15 @@ def loss_step(found: Loss, depth: int, dialect: Dialect) -> tuple[Step, str]:
 
 
 def penalty_step(derivation: Derivation, dialect: Dialect) -> Step | None:
-    """_penalty(): the weights it reads, then R as the sum over the layers of each term's
-    entries (lower/program.penalty), under the loss equation that states it; None when the
+    """_penalty(): the weights (and biases) it reads, then R as the sum over the layers of each
+    term's entries (lower/program.penalty), under the loss equation that states it; None when the
     network has no regularisation."""
     terms = penalty(derivation)
     if not terms:
         return None
     step = Step(derivation.network.depth)
-    step.params = sorted({dialect.code(w) for term in terms for w in term.atoms(WeightMatrix)})
+    read = {q for term in terms for q in term.atoms(WeightMatrix, Bias)}
+    step.params = sorted({dialect.code(q) for q in read})
     statements = [
         ("total", "=" if number == 0 else "+=", dialect.sum_all.format(dialect.code(term)))
         for number, term in enumerate(terms)

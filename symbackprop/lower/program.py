@@ -54,11 +54,13 @@ class Scale:
 
 @dataclass(frozen=True)
 class BatchSum:
-    """`target = Σ over the samples of value`: a bias gradient from the rows of a delta."""
+    """`target = Σ over the samples of value (+ decay)`: a bias gradient from the rows of a
+    delta, plus ∂R/∂b (strengths as numbers) where the biases are penalised."""
 
     target: Expr
     value: Expr
     equation: Equation | None
+    decay: Expr | None = None
 
 
 Statement = Assign | Scale | BatchSum
@@ -81,6 +83,8 @@ def reads(statement: Statement) -> set[Expr]:
     value = statement.factor if isinstance(statement, Scale) else statement.value
     kinds = (Act, Pre, WeightMatrix, Bias, Delta, Target)
     found: set[Expr] = set(value.atoms(*kinds))
+    if isinstance(statement, BatchSum) and statement.decay is not None:
+        found |= statement.decay.atoms(*kinds)
     if isinstance(statement, Scale):
         found.add(statement.target)
     return found
@@ -105,20 +109,23 @@ def lower(derivation: Derivation) -> Program:
         dW_value = dW.final.xreplace(values)
         backward.append(Assign(GradientName(ld.number, sympy.Symbol("W")), dW_value, dW))
         db = ld.require("vector", "dE_db")
-        backward.append(BatchSum(GradientName(ld.number, sympy.Symbol("b")), db.final, db))
+        rows, decay = db.final.args if isinstance(db.final, Affine) else (db.final, None)
+        decay = None if decay is None else decay.xreplace(values)
+        backward.append(BatchSum(GradientName(ld.number, sympy.Symbol("b")), rows, db, decay))
     return Program(tuple(forward), tuple(backward))
 
 
 def penalty(derivation: Derivation) -> tuple[Expr, ...]:
     """The regularisation term R of E as elementwise expressions in the weight matrices, one
     per layer, R their entries' sum: read from the loss equation's last step E = Σ_j ℓ + R
-    (strengths as numbers), Σ_j Σ_k f(w_jk^(l)) becoming f(W^(l)). Empty: no penalty."""
+    (strengths as numbers), Σ_j Σ_k f(w_jk^(l)) becoming f(W^(l)) and Σ_j f(b_j^(l)) f(b^(l)).
+    Empty: no penalty."""
     final = derivation.layers[-1].require("index", "loss").final
     if not isinstance(final, Affine):
         return ()
     return tuple(
-        term.replace(lambda e: isinstance(e, sympy.Sum), lambda e: e.function).replace(
-            lambda e: isinstance(e, Weight), lambda e: WeightMatrix(e.args[0])
-        )
+        term.replace(lambda e: isinstance(e, sympy.Sum), lambda e: e.function)
+        .replace(lambda e: isinstance(e, Weight), lambda e: WeightMatrix(e.args[0]))
+        .replace(lambda e: isinstance(e, Bias) and len(e.args) > 1, lambda e: Bias(e.args[0]))
         for term in sympy.Add.make_args(final.args[1])
     )

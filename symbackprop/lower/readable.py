@@ -160,7 +160,8 @@ def _group(statement: Assign | BatchSum, mean: Scale | None, dialect: Dialect) -
     target = name(statement.target)
     if isinstance(statement, BatchSum):
         summed = dialect.sum_rows.format(dialect.code(statement.value))
-        return Group(notes, [(target, "=", summed)])
+        decay = [] if statement.decay is None else [(target, "+=", dialect.code(statement.decay))]
+        return Group(notes, [(target, "=", summed), *decay])
     value = statement.value
     if isinstance(value, Elementwise):
         value = value.args[0]

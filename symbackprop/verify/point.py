@@ -107,13 +107,17 @@ class Point:
         out = self.a[self.depth]
         pairs = list(zip(out[:, 0], y[:, 0], strict=True))
         self.E = float(sum(_scalar2(loss, float(av), float(yv)) for av, yv in pairs))
-        #: ∂R/∂W^(m) of the regularisation R = Σ_m (l2 Σ w² + l1 Σ |w|), which E includes
-        self.dR_dW: dict[int, Array] = {}
+        #: ∂R/∂w and ∂R/∂b of the regularisation R = Σ_m (l2 Σ w² + l1 Σ |w|), the biases'
+        #: likewise where they are penalised, which E includes: keyed ("w", m), ("b", m)
+        self.dR: dict[Key, Array] = {}
         for m in range(1, self.depth + 1):
             reg = net.penalty(m)
             l1, l2 = float(reg.l1), float(reg.l2)
-            self.E += l2 * float(np.sum(self.W[m] ** 2)) + l1 * float(np.sum(np.abs(self.W[m])))
-            self.dR_dW[m] = 2 * l2 * self.W[m] + l1 * np.sign(self.W[m])
+            kinds = ("w", "b") if reg.biases else ("w",)
+            for kind in kinds:
+                value = self.W[m] if kind == "w" else self.b[m]
+                self.E += l2 * float(np.sum(value**2)) + l1 * float(np.sum(np.abs(value)))
+                self.dR[kind, m] = 2 * l2 * value + l1 * np.sign(value)
         self.dE_da = np.array([[_scalar2(d_a, float(av), float(yv))] for av, yv in pairs])
         self.dE_dy = np.array([[_scalar2(d_y, float(av), float(yv))] for av, yv in pairs])
         self._jac: dict[tuple[Key, Key], Array] = {}
@@ -159,8 +163,8 @@ class Point:
             if y[0] == "y":
                 return self.dE_dy.T
             through = self.dE_da.T @ self.jac(("a", self.depth), y)
-            if y[0] == "w":  # E also depends on each weight directly, through R
-                through = through + self.dR_dW[y[1]].reshape(1, -1)
+            if y in self.dR:  # E also depends on each weight (bias) directly, through R
+                through = through + self.dR[y].reshape(1, -1)
             return through
         if kind == "a" and m > 0:
             return self.act_jac[m] @ self.jac(("z", m), y)
