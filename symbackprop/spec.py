@@ -27,6 +27,8 @@ from .files import display_path, read_bounded
 from .library import A, Activation, Loss, Y, Z
 
 MAX_LAYERS = 1024
+#: The layer kinds a spec may name (symbackprop.layers.KINDS has their equations).
+LAYER_KINDS = ("dense",)
 MAX_UNITS = 1_000_000
 #: Spec files larger than this are refused before they are parsed.
 MAX_SPEC_BYTES = 1_000_000
@@ -70,6 +72,8 @@ class Layer:
     activation: Activation
     #: This layer's penalty; None: the network's (`Network.regularization`).
     regularization: Regularization | None = None
+    #: The layer kind (symbackprop.layers.KINDS): "dense", the only one today.
+    kind: str = "dense"
 
 
 @dataclass(frozen=True)
@@ -286,6 +290,9 @@ def _check_network(net: Network) -> None:
     for index, layer in enumerate(net.layers):
         where = _layer_where(index)
         _check_count(layer.units, f"{where}.units")
+        if layer.kind not in LAYER_KINDS:
+            known = ", ".join(LAYER_KINDS)
+            raise _fail(f"{where}.kind", f"unknown layer kind {_shorten(layer.kind)} ({known})")
         if layer.regularization is not None and not isinstance(
             layer.regularization, Regularization
         ):
@@ -493,14 +500,18 @@ def _network_from_dict(data: Mapping[str, Any], source: str) -> Network:
     layers = []
     for index, raw in enumerate(raw_layers):
         where = _layer_where(index)
-        _check_fields(raw, ["units", "activation", "regularization"], where)
+        _check_fields(raw, ["units", "activation", "regularization", "kind"], where)
         _require(raw, ["units", "activation"], where)
         units = _check_count(raw["units"], f"{where}.units")
         act = _activation_from(raw["activation"], f"{where}.activation")
         own = None
         if "regularization" in raw:
             own = _regularization_from(raw["regularization"], f"{where}.regularization", penalty)
-        layers.append(Layer(units, act, own))
+        kind = raw.get("kind", "dense")
+        if not isinstance(kind, str):
+            message = f'must be a string such as "dense", got {_describe(kind)}'
+            raise _fail(f"{where}.kind", message)
+        layers.append(Layer(units, act, own, kind))
     return Network(
         name=data["name"],
         inputs=data["inputs"],

@@ -1,2 +1,61 @@
 """Layer kinds: each defines its forward equations and its local partials side by side, so the
-chain rule in derive.py only combines them.  Dense (fully connected) is the one kind today."""
+chain rule in derive.py only combines them.  Dense (fully connected) is the one kind today.
+
+A kind is any object (a module will do) with the members of `LayerKind`; `kind_of` picks a
+spec layer's.  A new kind (convolution, pooling, normalisation, a residual join) is a new
+module here that the derivation, its tests and the lowering stage learn about through
+`KINDS`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from . import dense
+
+if TYPE_CHECKING:
+    from sympy import Expr
+
+    from ..ir import ActivationRule, Equation, LossRule, View
+    from ..spec import Layer
+
+
+class LayerKind(Protocol):
+    """What the chain rule asks of a layer kind, every equation at symbolic layer l (hashable:
+    the derivation caches its equations by kind)."""
+
+    def __hash__(self) -> int: ...
+
+    def forward(self, view: View, rule: ActivationRule) -> tuple[Equation, ...]:
+        """The forward equations: the layer's weighted input, then its output."""
+        ...
+
+    def equations(
+        self,
+        view: View,
+        rule: ActivationRule | None,
+        loss: LossRule | None,
+        has_prev: bool,
+        is_output: bool,
+        upstream: Expr,
+    ) -> tuple[Equation, ...]:
+        """The backward equations in one view, given ∂E/∂a^(l) as the layer above states it."""
+        ...
+
+    def upstream_vector(self, layer: Expr) -> Expr:
+        """∂E/∂a^(l-1) as a layer of this kind at `layer` hands it to the layer below."""
+        ...
+
+    def local_partials(self) -> dict[str, Expr]:
+        """The local partials of the weighted input, by parameter and input."""
+        ...
+
+
+#: Every layer kind by its name in a spec.
+KINDS: dict[str, LayerKind] = {"dense": dense}
+DENSE: LayerKind = dense
+
+
+def kind_of(layer: Layer) -> LayerKind:
+    """The kind of a spec's layer (its `kind` field, checked against spec.LAYER_KINDS)."""
+    return KINDS[layer.kind]

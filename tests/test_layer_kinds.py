@@ -1,0 +1,69 @@
+"""Layer kinds (symbackprop/layers): the chain rule takes ∂E/∂a^(l) from the kind of the layer
+above, and a spec's `kind` field names a known kind or fails in one line."""
+
+from __future__ import annotations
+
+import pytest
+import sympy
+
+from symbackprop import SpecError, derive, load_spec
+from symbackprop.derive import _layer_template, activation_rule
+from symbackprop.layers import DENSE, KINDS, dense, kind_of
+from symbackprop.notation import Delta, MatProd, Transposed, WeightMatrix, l_sym
+from symbackprop.spec import LAYER_KINDS, activation
+
+SPEC = 'name = "k"\ninputs = 2\nloss = "squared_error"\n'
+LAYER = '[[layers]]\nunits = 3\nactivation = "tanh"\n{extra}\n'
+OUTPUT = '[[layers]]\nunits = 1\nactivation = "sigmoid"\n'
+
+
+class _Marked:
+    """A stand-in kind above: dense in everything but the ∂E/∂a it hands down."""
+
+    MARK = sympy.Symbol("upstream_from_above")
+
+    def forward(self, view, rule):  # type: ignore[no-untyped-def]
+        return dense.forward(view, rule)
+
+    def equations(self, *args):  # type: ignore[no-untyped-def]
+        return dense.equations(*args)
+
+    def upstream_vector(self, layer):  # type: ignore[no-untyped-def]
+        return self.MARK * layer
+
+    def local_partials(self):  # type: ignore[no-untyped-def]
+        return dense.local_partials()
+
+
+def test_hidden_delta_takes_its_upstream_from_the_kind_above() -> None:
+    rule = activation_rule(activation("tanh"))
+    eqs = _layer_template("vector", rule, None, True, False, DENSE, _Marked())
+    delta = next(eq for eq in eqs if eq.kind == "delta")
+    assert all(step.has(_Marked.MARK) for step in delta.rhs[1:])
+    assert not any(step.has(MatProd) for step in delta.rhs)
+    plain = _layer_template("vector", rule, None, True, False, DENSE, DENSE)
+    back = MatProd(Transposed(WeightMatrix(l_sym + 1)), Delta(l_sym + 1))
+    assert next(eq for eq in plain if eq.kind == "delta").rhs[1].has(back)
+
+
+def test_every_spec_kind_has_equations() -> None:
+    assert set(LAYER_KINDS) == set(KINDS)
+    net = load_spec(SPEC + LAYER.format(extra='kind = "dense"') + OUTPUT)
+    assert kind_of(net.layers[0]) is dense
+    implicit = load_spec(SPEC + LAYER.format(extra="") + OUTPUT)
+    assert net == implicit
+    assert derive(net).layers[0].vector == derive(implicit).layers[0].vector
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('kind = "conv2d"', "layers[0].kind (layer 1): unknown layer kind 'conv2d' (dense)"),
+        ("kind = 3", 'layers[0].kind (layer 1): must be a string such as "dense", got'),
+    ],
+)
+def test_unknown_kind_is_one_line_naming_the_layer(extra: str, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        load_spec(SPEC + LAYER.format(extra=extra) + OUTPUT)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
