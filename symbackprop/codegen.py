@@ -29,7 +29,7 @@ from .ir import Derivation
 from .lower import functional, inplace, readable
 from .lower.loss import log_statements, loss, loss_step, penalty_step
 from .lower.program import lower
-from .optim import codegen as optim_codegen
+from .optim.inplace import inplace as inplace_optimizers
 from .printing.inplace import inplace_code
 from .printing.numpy import (
     UnsupportedInCode,
@@ -202,7 +202,7 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         penalty=derivation.network.regularized,
     )
     context["penalty"] = penalty_step(derivation, readable.NUMPY)
-    context["optimizers"] = optim_codegen.context()
+    context["optimizers"] = inplace_optimizers()
     context["helpers"] = _helpers(context)
     return context
 

@@ -184,3 +184,57 @@ def test_the_output_delta_folds_its_number_into_lr_over_n() -> None:
     plan = inplace.layers(lower(derive(net)), (2, 2), [], False)[0]
     assert plan.scale == "2 * lr / n"
     assert not any("2" in line.split("out=")[0] for line in plan.delta_lines), plan.delta_lines
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_in_place_statements_with_scalar_names_compute_the_expression(seed: int) -> None:
+    """With scalar names (an optimiser's hyper-parameters), every emitted statement sequence
+    leaves in `out` what NumPy computes from the expression directly, for random expressions
+    mixing arrays, numbers and scalar sub-expressions."""
+    import random
+
+    import sympy
+
+    from symbackprop.printing.inplace import InPlace
+
+    a, b, c = sympy.symbols("a b c", positive=True)
+    lr, beta, eps = sympy.symbols("lr beta eps", positive=True)
+    rng = random.Random(seed)
+    leaves: list[sympy.Expr] = [a, b, c, lr, beta, eps, sympy.Integer(2), 1 - beta]
+
+    def build(depth: int) -> sympy.Expr:
+        if depth == 0:
+            return rng.choice(leaves)
+        left, right = build(depth - 1), build(depth - 1)
+        op = rng.choice(["add", "sub", "mul", "div", "sqrt", "square"])
+        if op == "add":
+            return left + right
+        if op == "sub":
+            return left - right
+        if op == "mul":
+            return left * right
+        if op == "div":
+            return left / (right + 1)
+        if op == "sqrt":
+            return sympy.sqrt(left**2 + 1)
+        return left**2
+
+    values = np.random.default_rng(seed).random((3, 4, 5)) + 0.5
+    scalars = {"lr": 0.3, "beta": 0.9, "eps": 1e-3}
+    for _ in range(25):
+        expr = build(3)
+        if not expr.free_symbols & {a, b, c}:
+            continue
+        program = InPlace("work", scalars=frozenset({lr, beta, eps}))
+        program.emit(expr, "out")
+        space: dict = {"np": np, "a": values[0].copy(), "b": values[1].copy()}
+        space.update(c=values[2].copy(), out=np.zeros((4, 5)), **scalars)
+        for index in range(1, program.scratch_used + 1):
+            space[f"work{index}"] = np.zeros((4, 5))
+        exec("\n".join(program.lines), space)  # noqa: S102 - the emitter's own statements
+        expected = sympy.lambdify([a, b, c, lr, beta, eps], expr, "numpy")(
+            *values, *scalars.values()
+        )
+        np.testing.assert_allclose(space["out"], expected, rtol=1e-12, err_msg=str(expr))
+        for name, value in zip("abc", values, strict=True):
+            np.testing.assert_array_equal(space[name], value)  # inputs are never written

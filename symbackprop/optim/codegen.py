@@ -1,6 +1,6 @@
-"""The optimisers' rules as the generated module's update functions: each assignment printed
-by the project's NumPy printer from its SymPy expression, with the rule's tag and text as a
-comment; templates/numpy/optimizers.py.jinja lays the strings out."""
+"""The optimisers' rules as the generated modules' update functions: the printers of their
+expressions, the comments citing each rule, and the array-API module's functional form (the
+NumPy module's in-place form is optim/inplace.py); the templates lay the strings out."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sympy import Expr, Symbol
 
 from ..printing.array_api import LectureArrayAPIPrinter
 from ..printing.numpy import LectureNumPyPrinter
-from .rules import OPTIMIZERS, G, Optimizer, T, Update
+from .rules import OPTIMIZERS, Optimizer, T
 from .sheet import text_of
 
 
@@ -38,58 +38,13 @@ def numpy_code(expr: Expr) -> str:
     return str(_PRINTER.doprint(expr))
 
 
-def _rest(expr: Expr, target: Symbol, kind: type[sympy.Add] | type[sympy.Mul]) -> Expr | None:
-    """`expr` without the operand `target` (for `target op= rest`), or None when `expr` is not
-    a sum (or product, by `kind`) with `target` as one operand."""
-    if not isinstance(expr, kind) or target not in expr.args:
-        return None
-    others: list[Expr] = list(expr.args)
-    others.remove(target)
-    if len(others) == 1:
-        return others[0]
-    return kind(*others, evaluate=False)
-
-
-def _negated(term: Expr) -> Expr | None:
-    """The positive part of a term written -x (an unevaluated Mul with a leading -1)."""
-    if isinstance(term, sympy.Mul) and term.args[0] == sympy.S.NegativeOne:
-        rest = term.args[1:]
-        return rest[0] if len(rest) == 1 else sympy.Mul(*rest, evaluate=False)
-    return None
-
-
-def statement(update: Update, kept: set[Symbol]) -> str:
-    """One assignment as NumPy: the parameter and the state arrays in place (`p -= ...`,
-    `m[...] = ...`), the gradient and the step's values as new local arrays (`g = ...`, so the
-    caller's gradients are never changed)."""
-    target, expr = update.target, update.expr
-    name = target.name
-    if target not in kept:
-        return f"{name} = {numpy_code(expr)}"
-    added = _rest(expr, target, sympy.Add)
-    if added is not None:
-        positive = _negated(added)
-        if positive is not None:
-            return f"{name} -= {numpy_code(positive)}"
-        return f"{name} += {numpy_code(added)}"
-    scaled = _rest(expr, target, sympy.Mul)
-    if scaled is not None:
-        return f"{name} *= {numpy_code(scaled)}"
-    return f"{name}[...] = {numpy_code(expr)}"
-
-
 def optimizer_context(opt: Optimizer) -> dict[str, Any]:
-    """The strings of one optimiser's update function and its table entries."""
-    kept = {*(s.symbol for s in opt.state)} | {sympy.Symbol("p", real=True)}
-    kept.discard(G)
-    lines = []
-    for update in opt.updates:
-        lines.append(
-            {
-                "comment": f"({update.tag}) {text_of(update.target)} ← {text_of(update.expr)}",
-                "code": statement(update, kept),
-            }
-        )
+    """The strings of one optimiser's table entries and of the comment citing each rule (the
+    statements are the backend's: optim/inplace.py for NumPy, functional_context below)."""
+    lines = [
+        {"comment": f"({update.tag}) {text_of(update.target)} ← {text_of(update.expr)}"}
+        for update in opt.updates
+    ]
     return {
         "name": opt.name,
         "title": opt.title,
@@ -101,11 +56,6 @@ def optimizer_context(opt: Optimizer) -> dict[str, Any]:
         ],
         "lines": lines,
     }
-
-
-def context() -> list[dict[str, Any]]:
-    """Every optimiser's strings, in the order of OPTIMIZERS."""
-    return [optimizer_context(opt) for opt in OPTIMIZERS.values()]
 
 
 class FunctionalPrinter(_HuggedPowers, LectureArrayAPIPrinter):

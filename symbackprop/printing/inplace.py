@@ -49,12 +49,46 @@ def _names(*operands: Expr | str) -> set[str]:
 
 @dataclass
 class InPlace:
-    """Statements writing an expression into `out`, with scratch buffers named `scratch{i}`."""
+    """Statements writing an expression into `out`, with scratch buffers named `scratch{i}`.
+
+    Names in `scalars` are plain numbers at run time (an optimiser's hyper-parameters and step
+    count): a sub-expression over them alone is one operand, printed by `printer`, never an
+    array computed into a buffer."""
 
     scratch_prefix: str
     lines: list[Line] = field(default_factory=list)
     scratch_used: int = 0
     _free: list[str] = field(default_factory=list)
+    scalars: frozenset[sympy.Symbol] = frozenset()
+    printer: Callable[[Expr], str] = numpy_code
+
+    def _is_scalar(self, expr: Expr) -> bool:
+        """An operand over the scalar names only (and numbers): one Python number."""
+        return bool(self.scalars) and not expr.is_Number and expr.free_symbols <= self.scalars
+
+    def _is_leaf(self, expr: Expr) -> bool:
+        return _is_leaf(expr) or self._is_scalar(expr)
+
+    def _leaf(self, expr: Expr) -> str:
+        return self.printer(expr) if self._is_scalar(expr) else _leaf(expr)
+
+    def _negated_leaf(self, expr: Expr) -> Expr | None:
+        coeff, rest = expr.as_coeff_Mul()
+        return rest if coeff == -1 and self._is_leaf(rest) else None
+
+    def _signed_leaf(self, expr: Expr) -> tuple[int, Expr] | None:
+        if self._is_leaf(expr) and not expr.is_Number:
+            return 1, expr
+        negated = self._negated_leaf(expr)
+        return (-1, negated) if negated is not None else None
+
+    def scratch(self) -> str:
+        """A scratch buffer free for a partial result (give it back with release)."""
+        return self._scratch()
+
+    def release(self, name: str) -> None:
+        """The scratch buffer `name` holds nothing needed any more."""
+        self._free.append(name)
 
     def _put(self, code: str, *operands: Expr | str) -> None:
         self.lines.append(Line(code, _names(*operands)))
@@ -69,11 +103,11 @@ class InPlace:
         """Append statements that leave the value of `expr` in the buffer `out`."""
         if isinstance(expr, n.Elementwise):
             expr = expr.args[0]
-        negated = _negated_leaf(expr)
-        if _is_leaf(expr):
-            self._put(f"np.copyto({out}, {_leaf(expr)})", expr)
+        negated = self._negated_leaf(expr)
+        if self._is_leaf(expr):
+            self._put(f"np.copyto({out}, {self._leaf(expr)})", expr)
         elif negated is not None:
-            self._put(f"np.negative({_leaf(negated)}, out={out})", negated)
+            self._put(f"np.negative({self._leaf(negated)}, out={out})", negated)
         elif isinstance(expr, sympy.Add):
             self._add(expr, out)
         elif isinstance(expr, sympy.Mul):
@@ -85,7 +119,7 @@ class InPlace:
             scratch = None
             long = len(f"    np.copyto({out}, 0.0, where={numpy_code(off)})") > LINE_WIDTH
             relational = isinstance(off, sympy.core.relational.Relational)
-            if long and relational and not _is_leaf(off.lhs):
+            if long and relational and not self._is_leaf(off.lhs):
                 scratch = self._scratch()  # the condition's side first, in a buffer of its own
                 self.emit(off.lhs, scratch)
                 off = off.func(sympy.Symbol(scratch), off.rhs)
@@ -102,35 +136,49 @@ class InPlace:
             self._put(f"np.maximum({out}, np.finfo({out}.dtype).min, out={out})")
         elif isinstance(expr, Softplus):
             self._unary(expr.args[0], out, lambda src: f"np.logaddexp(0.0, {src}, out={out})")
+        elif isinstance(expr, sympy.Pow) and expr.exp == sympy.S.Half:
+            self._unary(expr.base, out, lambda src: f"np.sqrt({src}, out={out})")
         elif isinstance(expr, sympy.Pow) and expr.exp == 2:
             self._unary(expr.base, out, lambda src: f"np.multiply({src}, {src}, out={out})")
         elif isinstance(expr, sympy.Function) and type(expr) in _UNARY and len(expr.args) == 1:
             ufunc = _UNARY[type(expr)]
             self._unary(expr.args[0], out, lambda src: f"np.{ufunc}({src}, out={out})")
         elif isinstance(expr, sympy.Max | sympy.Min) and len(expr.args) == 2:
-            if all(_is_leaf(arg) for arg in expr.args):
+            if all(self._is_leaf(arg) for arg in expr.args):
                 ufunc = "maximum" if isinstance(expr, sympy.Max) else "minimum"
                 left, right = sorted(expr.args, key=lambda arg: arg.is_Number)
-                self._put(f"np.{ufunc}({_leaf(left)}, {_leaf(right)}, out={out})", left, right)
+                self._put(
+                    f"np.{ufunc}({self._leaf(left)}, {self._leaf(right)}, out={out})", left, right
+                )
             else:
                 self._put(f"{out}[...] = {numpy_code(expr)}", expr)
-        elif isinstance(expr, sympy.Heaviside) and _is_leaf(expr.args[0]):
+        elif isinstance(expr, sympy.Heaviside) and self._is_leaf(expr.args[0]):
             at_zero = numpy_code(sympy.Float(expr.args[1] if len(expr.args) > 1 else 0.5))
-            self._put(f"np.heaviside({_leaf(expr.args[0])}, {at_zero}, out={out})", expr.args[0])
+            self._put(
+                f"np.heaviside({self._leaf(expr.args[0])}, {at_zero}, out={out})", expr.args[0]
+            )
         else:
             self._put(f"{out}[...] = {numpy_code(expr)}", expr)
 
     def _unary(self, arg: Expr, out: str, call: Callable[[str], str]) -> None:
         """A one-argument operation: straight from a leaf, or in place after computing arg."""
-        if _is_leaf(arg):
-            self._put(call(_leaf(arg)), arg)
+        if self._is_leaf(arg):
+            self._put(call(self._leaf(arg)), arg)
         else:
             self.emit(arg, out)
             self._put(call(out), out)
 
     def _add(self, expr: sympy.Add, out: str) -> None:
+        if self.scalars:
+            scalar = [t for t in expr.args if t.is_Number or self._is_scalar(t)]
+            arrays = [t for t in expr.args if t not in scalar]
+            if scalar or len(arrays) >= 2:
+                self._terms(sorted(arrays, key=self._is_leaf), out)
+                if scalar:  # then one addition of the number
+                    self._put(f"{out} += {self.printer(sympy.Add(*scalar))}")
+                return
         constant, rest = expr.as_coeff_Add()
-        terms = sorted(sympy.Add.make_args(rest), key=lambda t: _signed_leaf(t) != (1, t))
+        terms = sorted(sympy.Add.make_args(rest), key=lambda t: self._signed_leaf(t) != (1, t))
         if constant != 0 and len(terms) == 1 and terms[0].as_coeff_Mul()[0] == -1:
             positive = -terms[0]  # c - x: one subtraction after computing x
             self._unary(
@@ -138,36 +186,44 @@ class InPlace:
             )
             return
         first = terms[0]
-        second = _signed_leaf(terms[1]) if len(terms) >= 2 else None
-        if _signed_leaf(first) == (1, first) and second is not None:
+        second = self._signed_leaf(terms[1]) if len(terms) >= 2 else None
+        if self._signed_leaf(first) == (1, first) and second is not None:
             ufunc = "add" if second[0] > 0 else "subtract"
             self._put(
-                f"np.{ufunc}({_leaf(first)}, {_leaf(second[1])}, out={out})", first, second[1]
+                f"np.{ufunc}({self._leaf(first)}, {self._leaf(second[1])}, out={out})",
+                first,
+                second[1],
             )
             terms = terms[2:]
         else:
             self.emit(first, out)
             terms = terms[1:]
         for term in terms:
-            signed = _signed_leaf(term)
+            signed = self._signed_leaf(term)
             if signed is not None:
                 op = "+=" if signed[0] > 0 else "-="
-                self._put(f"{out} {op} {_leaf(signed[1])}", signed[1])
+                self._put(f"{out} {op} {self._leaf(signed[1])}", signed[1])
             else:
                 self._apply(term, out, "+=")
         if constant != 0:
             self._put(f"{out} += {_bare(constant)}")
 
     def _mul(self, expr: sympy.Mul, out: str) -> None:
+        if self.scalars and self._scaled(expr, out):
+            return
         coeff, rest = expr.as_coeff_Mul()
         factors = list(sympy.Mul.make_args(rest))
         divides = [isinstance(f, sympy.Pow) and f.exp == -1 for f in factors]
         divisors = [f.base for f, d in zip(factors, divides, strict=True) if d]
-        factors = sorted((f for f, d in zip(factors, divides, strict=True) if not d), key=_is_leaf)
+        factors = sorted(
+            (f for f, d in zip(factors, divides, strict=True) if not d), key=self._is_leaf
+        ) or [sympy.S.One]  # 1/(x y): a one to divide
         first = factors[0]
-        if len(factors) >= 2 and _is_leaf(first) and _is_leaf(factors[1]):
+        if len(factors) >= 2 and self._is_leaf(first) and self._is_leaf(factors[1]):
             self._put(
-                f"np.multiply({_leaf(first)}, {_leaf(factors[1])}, out={out})", first, factors[1]
+                f"np.multiply({self._leaf(first)}, {self._leaf(factors[1])}, out={out})",
+                first,
+                factors[1],
             )
             factors = factors[2:]
         else:
@@ -182,10 +238,51 @@ class InPlace:
         elif coeff != 1:
             self._put(f"{out} *= {_bare(coeff)}")
 
+    def _terms(self, terms: list[Expr], out: str) -> None:
+        """A sum into `out`: the first term computed there, each other added (through a
+        scratch buffer where it is not one array)."""
+        self.emit(terms[0], out)
+        for term in terms[1:]:
+            signed = self._signed_leaf(term)
+            if signed is not None:
+                op = "+=" if signed[0] > 0 else "-="
+                self._put(f"{out} {op} {self._leaf(signed[1])}", signed[1])
+            else:
+                self._apply(term, out, "+=")
+
+    def _scaled(self, expr: sympy.Mul, out: str) -> bool:
+        """A product with a number in it: the arrays' product, then one multiplication by the
+        number (a quotient by a number becomes a product with its reciprocal); an array over
+        another (a / (...)) computes the divisor into `out` and divides once. False for a
+        product this cannot shorten."""
+        scalar = [f for f in expr.args if f.is_Number or self._is_scalar(f)]
+        arrays = [f for f in expr.args if f not in scalar]
+        number = sympy.Mul(*scalar)
+        if not arrays:
+            return False
+        if number != 1:
+            array = sympy.Mul(*arrays)
+            if self._is_leaf(array):
+                self._put(
+                    f"np.multiply({self._leaf(array)}, {self.printer(number)}, out={out})", array
+                )
+            else:
+                self.emit(array, out)
+                self._put(f"{out} *= {self.printer(number)}")
+            return True
+        divisors = [f.base for f in arrays if isinstance(f, sympy.Pow) and f.exp == -1]
+        if len(arrays) == 2 and len(divisors) == 1:
+            numerator = next(f for f in arrays if not (isinstance(f, sympy.Pow) and f.exp == -1))
+            if self._is_leaf(numerator):
+                self.emit(divisors[0], out)
+                self._put(f"np.divide({self._leaf(numerator)}, {out}, out={out})", numerator)
+                return True
+        return False
+
     def _apply(self, operand: Expr, out: str, op: str) -> None:
         """out op= operand, through a scratch buffer when the operand is not an array."""
-        if _is_leaf(operand):
-            self._put(f"{out} {op} {_leaf(operand)}", operand)
+        if self._is_leaf(operand):
+            self._put(f"{out} {op} {self._leaf(operand)}", operand)
             return
         scratch = self._scratch()
         self.emit(operand, scratch)
