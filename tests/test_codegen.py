@@ -946,7 +946,7 @@ def test_ruff_format_leaves_the_source_unchanged(case: str, tmp_path: Path) -> N
 
 #: Names the template gives arrays and buffers: W1, b1, a0, z3, delta2, dW1, t2, s2_1, ...
 #: The optimisers' names, hyper-parameters, state arrays and state keys (optimizers.py.jinja).
-OPTIMIZER_WORDS = {"optimizer", "options", "t"} | {
+OPTIMIZER_WORDS = {"optimizer", "options", "t", "work"} | {
     word
     for opt in OPTIMIZERS.values()
     for word in (opt.name, *opt.defaults, *(s.name for s in opt.state))

@@ -140,9 +140,9 @@ def _run(code: str, arrays: dict[str, np.ndarray]) -> None:
 
 def test_in_place_products_are_printed_from_the_program_statements() -> None:
     """sgd_step's matrix products come from the lowered statements' MatProd nodes: each printed
-    np.dot(..., out=) leaves what the readable printer's expression computes."""
+    np.matmul(..., out=) leaves what the readable printer's expression computes."""
     from symbackprop.lower import inplace
-    from symbackprop.printing.inplace import batch_sum_code, product_code, rank_one_code
+    from symbackprop.printing.inplace import batch_sum_code, product_code, single_sample_code
     from symbackprop.printing.numpy import UnsupportedInCode, numpy_code
 
     program = lower(derive(load_spec("multi_node")))
@@ -166,7 +166,7 @@ def test_in_place_products_are_printed_from_the_program_statements() -> None:
         np.testing.assert_allclose(arrays["out"], expected, rtol=1e-13)
     one = {**arrays, "delta2": arrays["delta2"][:1], "a1": arrays["a1"][:1]}
     one["out"] = np.empty((2, 3))
-    _run(rank_one_code(plans[2].dW.value, "out"), one)
+    _run(single_sample_code(plans[2].dW.value, "out"), one)
     np.testing.assert_allclose(one["out"], one["delta2"].T @ one["a1"], rtol=1e-13)
     arrays["out"] = np.empty(2)
     _run(f"out[...] = {batch_sum_code(plans[2].db.value, 'out')}", arrays)

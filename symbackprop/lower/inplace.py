@@ -22,9 +22,9 @@ from ..printing.inplace import (
     batch_sum_code,
     inplace_code,
     product_code,
-    rank_one_code,
     reading,
     scale_code,
+    single_sample_code,
 )
 from ..printing.numpy import numpy_code
 from ..rewrite import LogSoftmax, stable
@@ -361,8 +361,8 @@ def _backward(layer: Layer, fast: list[Layer], depth: int) -> list[str]:
         lines.append(f"W{n} -= {numpy_code(LR * decay)}")
     lines += [
         f'dW{n} = buf["dW{n}"]',
-        "if n == 1:  # a rank-one update: np.outer is much faster than a product here",
-        f"    {rank_one_code(gradient, f'dW{n}')}",
+        "if n == 1:  # one sample: np.dot, as np.matmul has no BLAS path for this shape",
+        f"    {single_sample_code(gradient, f'dW{n}')}",
         "else:",
         f"    {product_code(gradient, f'dW{n}')}",
         f"W{n} -= dW{n}",
