@@ -67,3 +67,27 @@ def test_unknown_kind_is_one_line_naming_the_layer(extra: str, message: str) -> 
         load_spec(SPEC + LAYER.format(extra=extra) + OUTPUT)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_lowering_asks_each_layer_kind_for_its_statements(monkeypatch: pytest.MonkeyPatch) -> None:
+    """lower() takes every statement from the layer's kind: a stand-in kind that drops its
+    bias statement leaves a program without that layer's bias gradient, the others intact."""
+    from symbackprop.lower import program
+    from symbackprop.lower.statements import BatchSum
+
+    net = load_spec(SPEC + LAYER.format(extra="") + OUTPUT)
+    full = program.lower(derive(net))
+
+    class _NoBias:
+        def lower_forward(self, ld):  # type: ignore[no-untyped-def]
+            return dense.lower_forward(ld)
+
+        def lower_backward(self, ld, is_output, values):  # type: ignore[no-untyped-def]
+            statements = dense.lower_backward(ld, is_output, values)
+            return [s for s in statements if not (ld.number == 1 and isinstance(s, BatchSum))]
+
+    monkeypatch.setattr(program, "kind_of", lambda layer: _NoBias())
+    lowered = program.lower(derive(net))
+    assert lowered.forward == full.forward
+    assert [s for s in full.backward if s not in lowered.backward] == [full.backward[-1]]
+    assert isinstance(full.backward[-1], BatchSum)

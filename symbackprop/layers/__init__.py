@@ -4,7 +4,9 @@ chain rule in derive.py only combines them.  Dense (fully connected) is the one 
 A kind is any object (a module will do) with the members of `LayerKind`; `kind_of` picks a
 spec layer's.  A new kind (convolution, pooling, normalisation, a residual join) is a new
 module here that the derivation, its tests and the lowering stage learn about through
-`KINDS`.
+`KINDS`: it also lowers its own vectorised equations into the program's statements
+(lower/statements.py). The schedules that print those statements (readable, in-place,
+functional) know the dense layer's statements today.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from . import dense
 if TYPE_CHECKING:
     from sympy import Expr
 
-    from ..ir import ActivationRule, Equation, LossRule, View
+    from ..ir import ActivationRule, Equation, LayerDerivation, LossRule, View
+    from ..lower.statements import Statement
     from ..spec import Layer
 
 
@@ -48,6 +51,17 @@ class LayerKind(Protocol):
 
     def local_partials(self) -> dict[str, Expr]:
         """The local partials of the weighted input, by parameter and input."""
+        ...
+
+    def lower_forward(self, ld: LayerDerivation) -> list[Statement]:
+        """The forward statements of the layer's vectorised equations, in their stable form."""
+        ...
+
+    def lower_backward(
+        self, ld: LayerDerivation, is_output: bool, values: dict[Expr, Expr]
+    ) -> list[Statement]:
+        """The backward statements: δ, the batch mean at the output, each parameter's gradient
+        (penalty strengths as numbers by `values`)."""
         ...
 
 

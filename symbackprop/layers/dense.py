@@ -14,8 +14,9 @@ from functools import lru_cache
 import sympy
 from sympy import Expr, Piecewise, Sum
 
-from ..ir import ActivationRule, Equation, LossRule, View
+from ..ir import ActivationRule, Equation, LayerDerivation, LossRule, View
 from ..library import A, Y, Z
+from ..lower.statements import N_BATCH, Assign, BatchSum, GradientName, Scale, Statement
 from ..notation import (
     Act,
     Affine,
@@ -41,6 +42,7 @@ from ..notation import (
     k,
     l_sym,
 )
+from ..rewrite import stable
 from ..tidy import chain, tidy
 
 _M = sympy.Symbol("m", integer=True, positive=True)
@@ -311,3 +313,33 @@ def _vectorize_delta(delta: Expr) -> Expr:
         return MatProd(Transposed(_vec(first.xreplace({i: j}))), _vec(rest.xreplace({i: j})))
 
     return _vec(delta.replace(lambda e: isinstance(e, Sum), inner))
+
+
+def lower_forward(ld: LayerDerivation) -> list[Statement]:
+    """z^(l) = W^(l) a^(l-1) + b^(l), then a^(l) = σ(z^(l)), each in its stable form."""
+    statements: list[Statement] = []
+    for role in ("pre", "act"):
+        eq = ld.require("vector", role)
+        statements.append(Assign(eq.lhs, stable(eq.final), eq))
+    return statements
+
+
+def lower_backward(
+    ld: LayerDerivation, is_output: bool, values: dict[Expr, Expr]
+) -> list[Statement]:
+    """δ^(l) (averaged over the batch at the output layer), ∂E/∂W^(l) and the batch sum of
+    ∂E/∂b^(l), the penalty's strengths as numbers (`values`)."""
+    number = ld.number
+    delta = ld.require("vector", "delta")
+    statements: list[Statement] = [Assign(Delta(number), stable(delta.final), delta)]
+    if is_output:
+        statements.append(Scale(Delta(number), 1 / N_BATCH, "averaged over the n samples"))
+    dW = ld.require("vector", "dE_dw")
+    statements.append(
+        Assign(GradientName(number, sympy.Symbol("W")), dW.final.xreplace(values), dW)
+    )
+    db = ld.require("vector", "dE_db")
+    rows, decay = db.final.args if isinstance(db.final, Affine) else (db.final, None)
+    decay = None if decay is None else decay.xreplace(values)
+    statements.append(BatchSum(GradientName(number, sympy.Symbol("b")), rows, db, decay))
+    return statements
