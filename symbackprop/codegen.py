@@ -26,6 +26,7 @@ from .derive import derive
 from .errors import SymbackpropError
 from .files import write_atomic
 from .ir import Derivation
+from .layers import kind_of
 from .lower import functional, inplace, readable
 from .lower.loss import log_statements, loss, loss_step, penalty_step
 from .lower.program import lower
@@ -36,7 +37,7 @@ from .printing.numpy import (
 )
 from .printing.text import text
 from .render import environment
-from .spec import Network
+from .spec import Layer, Network
 
 TEMPLATE = "numpy/module.py.jinja"
 #: The backends `generate` writes a module for: the template and the context of each.
@@ -148,6 +149,12 @@ def write_module(module: GeneratedModule, path: str | Path, *, force: bool = Fal
     write_atomic(target, module.source)
 
 
+def _in_place(layer: Layer) -> bool:
+    """Whether the in-place schedule (sgd_step's buffers) knows this layer's kind; a kind
+    without it still gets every readable function, and sgd_step by way of them."""
+    return bool(getattr(kind_of(layer), "IN_PLACE", False))
+
+
 def _context(derivation: Derivation) -> dict[str, Any]:
     net = derivation.network
     depth = net.depth
@@ -162,9 +169,6 @@ def _context(derivation: Derivation) -> dict[str, Any]:
     loss_lines, loss_scratch = inplace_code(per_unit, "terms", f"s{depth}_")
     logs_from_z = output_kind == "sigmoid" and per_unit.has(log_a, log_1ma)
     program = lower(derivation)
-    fast = inplace.layers(program, net.sizes, loss_lines, logs_from_z)
-    top = fast[-1]
-    top.scratch = list(range(1, max(len(top.scratch), loss_scratch) + 1))
     loss_fetched, loss_code = loss_step(found, depth, readable.NUMPY)
     context: dict[str, Any] = {
         "name": net.name,
@@ -182,25 +186,29 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         "output_kind": output_kind,
         "forward": readable.forward(program),
         "backward": readable.backward(program),
-        "fast": fast,
-        "shared": inplace.shared(fast),
         "loss_lines": loss_lines,
+        "readable_kinds": sorted({layer.kind for layer in net.layers if not _in_place(layer)}),
     }
-    context["buffer_lines"] = inplace.buffer_lines(
-        fast,
-        context["shared"],
-        depth=depth,
-        uses_log_a=context["uses_log_a"],
-        uses_log_1ma=context["uses_log_1ma"],
-    )
-    context["step_lines"] = inplace.step_lines(
-        fast,
-        depth=depth,
-        logs=log_statements(found, depth),
-        loss_lines=loss_lines,
-        loss_equation=context["loss_equation"],
-        penalty=derivation.network.regularized,
-    )
+    if not context["readable_kinds"]:
+        fast = inplace.layers(program, net.sizes, loss_lines, logs_from_z)
+        top = fast[-1]
+        top.scratch = list(range(1, max(len(top.scratch), loss_scratch) + 1))
+        context["shared"] = inplace.shared(fast)
+        context["buffer_lines"] = inplace.buffer_lines(
+            fast,
+            context["shared"],
+            depth=depth,
+            uses_log_a=context["uses_log_a"],
+            uses_log_1ma=context["uses_log_1ma"],
+        )
+        context["step_lines"] = inplace.step_lines(
+            fast,
+            depth=depth,
+            logs=log_statements(found, depth),
+            loss_lines=loss_lines,
+            loss_equation=context["loss_equation"],
+            penalty=derivation.network.regularized,
+        )
     context["penalty"] = penalty_step(derivation, readable.NUMPY)
     context["optimizers"] = inplace_optimizers()
     context["helpers"] = _helpers(context)

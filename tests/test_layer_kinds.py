@@ -91,3 +91,32 @@ def test_lowering_asks_each_layer_kind_for_its_statements(monkeypatch: pytest.Mo
     assert lowered.forward == full.forward
     assert [s for s in full.backward if s not in lowered.backward] == [full.backward[-1]]
     assert isinstance(full.backward[-1], BatchSum)
+
+
+@pytest.mark.parametrize("name", ["xor", "classifier"])
+def test_a_kind_without_an_in_place_schedule_steps_by_the_readable_functions(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A layer kind the in-place schedule does not know (dense, marked so here) still gets a
+    module: sgd_step takes the readable path, and its update is p - lr * gradients(p) with the
+    loss before it, computed here by hand from the module's own readable functions."""
+    import numpy as np
+
+    from symbackprop.codegen import generate
+
+    monkeypatch.setattr(dense, "IN_PLACE", False)
+    module = generate(load_spec(name))
+    assert "def _buffers" not in module.source
+    assert "the in-place schedule of the dense\n    step does not know" in module.source
+    loaded = module.load()
+    rng = np.random.default_rng(0)
+    params = loaded.init_params(seed=1)
+    X = rng.normal(size=(5, params["W1"].shape[1]))
+    out = params[f"W{len(params) // 2}"].shape[0]
+    Y = np.eye(out)[rng.integers(0, out, size=5)] if out > 1 else rng.integers(0, 2, (5, 1))
+    grads = loaded.gradients(params, X, Y)
+    expected = {key: value - 0.1 * grads[key] for key, value in params.items()}
+    before = loaded.loss(params, X, Y)
+    assert loaded.sgd_step(params, X, Y, 0.1) == pytest.approx(before, rel=1e-12)
+    for key, value in params.items():
+        np.testing.assert_allclose(value, expected[key], rtol=1e-12, atol=1e-15)

@@ -5,8 +5,10 @@ A kind is any object (a module will do) with the members of `LayerKind`; `kind_o
 spec layer's.  A new kind (convolution, pooling, normalisation, a residual join) is a new
 module here that the derivation, its tests and the lowering stage learn about through
 `KINDS`: it also lowers its own vectorised equations into the program's statements
-(lower/statements.py). The schedules that print those statements (readable, in-place,
-functional) know the dense layer's statements today.
+(lower/statements.py). The readable and functional schedules print any statement; the
+in-place schedule of sgd_step knows the dense layer's (a kind's module-level `IN_PLACE = True`
+says so), and a network with a kind it does not know gets sgd_step by way of the readable
+functions.
 """
 
 from __future__ import annotations

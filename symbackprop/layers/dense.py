@@ -45,6 +45,9 @@ from ..notation import (
 from ..rewrite import stable
 from ..tidy import chain, tidy
 
+#: sgd_step's in-place schedule (lower/inplace.py) knows the dense layer's statements.
+IN_PLACE = True
+
 _M = sympy.Symbol("m", integer=True, positive=True)
 
 
