@@ -312,6 +312,18 @@ _DW1 = r"\frac{\partial E}{\partial W^{(1)}} = \delta^{(1)} (a^{(0)})^T"
 _DW2 = r"\frac{\partial E}{\partial w_{jk}^{(2)}} = \delta_j^{(2)} a_k^{(1)}"
 
 
+def _verify(tmp_path: Path, case: str, equation: str) -> subprocess.CompletedProcess[str]:
+    """`symbackprop verify` of one equation on the spec of `case`, as a user runs it."""
+    spec = tmp_path / f"{case}.toml"
+    spec.write_text(_spec(case))
+    return subprocess.run(
+        [sys.executable, "-m", "symbackprop", "verify", str(spec), equation],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     ("equation", "holds"),
     [
@@ -323,14 +335,7 @@ _DW2 = r"\frac{\partial E}{\partial w_{jk}^{(2)}} = \delta_j^{(2)} a_k^{(1)}"
     ],
 )  # fmt: skip
 def test_verify_judges_with_the_penalty(tmp_path: Path, equation: str, holds: bool) -> None:
-    spec = tmp_path / "l2.toml"
-    spec.write_text(_spec("l2"))
-    done = subprocess.run(
-        [sys.executable, "-m", "symbackprop", "verify", str(spec), equation],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _verify(tmp_path, "l2", equation)
     assert done.returncode == (0 if holds else 1), done.stdout + done.stderr
     assert done.stdout.startswith("holds" if holds else "does not hold")
 
@@ -347,14 +352,7 @@ _DB2 = r"\frac{\partial E}{\partial b_j^{(2)}} = \delta_j^{(2)}"
     ],
 )  # fmt: skip
 def test_verify_judges_a_bias_penalty(tmp_path: Path, equation: str, holds: bool) -> None:
-    spec = tmp_path / "biases.toml"
-    spec.write_text(_spec("biases_not_first"))
-    done = subprocess.run(
-        [sys.executable, "-m", "symbackprop", "verify", str(spec), equation],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _verify(tmp_path, "biases_not_first", equation)
     assert done.returncode == (0 if holds else 1), done.stdout + done.stderr
 
 

@@ -194,17 +194,9 @@ class InPlace:
                 first,
                 second[1],
             )
-            terms = terms[2:]
+            self._added(terms[2:], out)
         else:
-            self.emit(first, out)
-            terms = terms[1:]
-        for term in terms:
-            signed = self._signed_leaf(term)
-            if signed is not None:
-                op = "+=" if signed[0] > 0 else "-="
-                self._put(f"{out} {op} {self._leaf(signed[1])}", signed[1])
-            else:
-                self._apply(term, out, "+=")
+            self._terms(terms, out)
         if constant != 0:
             self._put(f"{out} += {_bare(constant)}")
 
@@ -242,7 +234,11 @@ class InPlace:
         """A sum into `out`: the first term computed there, each other added (through a
         scratch buffer where it is not one array)."""
         self.emit(terms[0], out)
-        for term in terms[1:]:
+        self._added(terms[1:], out)
+
+    def _added(self, terms: list[Expr], out: str) -> None:
+        """out += each term: `+= x` or `-= x` for one array, else through a scratch buffer."""
+        for term in terms:
             signed = self._signed_leaf(term)
             if signed is not None:
                 op = "+=" if signed[0] > 0 else "-="
