@@ -5,23 +5,21 @@ The printers turn every expression into LaTeX or text here; the templates only a
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import jinja2
-
-from .diagram import focus, overview
 from .errors import SymbackpropError
 from .files import display_path
 from .naming import tag
 from .printing.latex import latex, tex_escape
-from .printing.mathml import mathml
-from .printing.text import text
 
 if TYPE_CHECKING:  # not at run time: ir imports this module (lazily) to display a Derivation
     from collections.abc import Collection, Sequence
+
+    import jinja2
 
     from .ir import ActivationRule, Derivation, Equation, View
     from .progress import Report
@@ -73,6 +71,8 @@ _DOCUMENT_DELIMITERS: dict[str, Any] = {
 def environment(style: Literal["document", "python"] = "document") -> jinja2.Environment:
     """One cached Jinja environment per style: documents use <% %> and << >> delimiters, since
     LaTeX is full of braces; Python templates keep Jinja's usual ones."""
+    import jinja2  # here, not at import: Jinja costs ~18 ms a start-up that renders nothing
+
     delimiters = _DOCUMENT_DELIMITERS if style == "document" else {}
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
@@ -235,7 +235,13 @@ def render(
     if fmt not in FORMATS:
         expected = ", ".join(FORMATS)
         raise SymbackpropError(f"unknown format {fmt!r}; expected one of {expected}")
-    show = text if fmt == "text" else mathml if fmt in ("html", "revealjs") else latex
+    # Only the printer the format asks for is imported (start-up time).
+    if fmt == "text":
+        from .printing.text import text as show
+    elif fmt in ("html", "revealjs"):
+        from .printing.mathml import mathml as show
+    else:
+        show = latex
     values = context(derivation, show, progress, views=views, layers=layers)
     return environment().get_template(FORMATS[fmt]).render(**values)
 
@@ -249,12 +255,21 @@ def notebook_latex(derivation: Derivation) -> str:
 def html_fragment(derivation: Derivation) -> str:
     """The derivation as an HTML fragment (MathML, inline SVG, its own style): the body of
     `--format html`'s page, and what Jupyter shows."""
+    from .printing.mathml import mathml
+
     return _render(derivation, HTML_FRAGMENT, mathml, None)
 
 
 def _render(derivation: Derivation, template: str, show: Any, progress: Report | None) -> str:
     values = context(derivation, show, progress)
     return environment().get_template(template).render(**values)
+
+
+def _loaded_mathml() -> object:
+    """The MathML printer if its module is loaded, else None: `show` cannot be it otherwise,
+    and importing it just to compare would cost start-up time."""
+    module = sys.modules.get("symbackprop.printing.mathml")
+    return getattr(module, "mathml", None)
 
 
 def context(
@@ -267,6 +282,8 @@ def context(
 ) -> dict[str, Any]:
     """The template context: strings only, printed by `show` (LaTeX or text); `views` and
     `layers` select as in `render`."""
+    from .diagram import focus, overview  # here: ~4 ms of start-up a run that renders saves
+
     net = derivation.network
     shown_views = [v for v in derivation.views if views is None or v in views]
     shown_layers = [ld for ld in derivation.layers if layers is None or ld.number in layers]
@@ -275,11 +292,12 @@ def context(
         for v in shown_views
     )
     printed = 0
+    as_mathml = show is _loaded_mathml()
 
     def eq(e: Equation) -> dict[str, Any]:
         nonlocal printed
         shown = {"tag": tag(e), "kind": e.kind, "lhs": show(e.lhs), "rhs": [show(r) for r in e.rhs]}
-        if show is mathml:  # the chain in LaTeX too: the page's annotation, read back by verify
+        if as_mathml:  # the chain in LaTeX too: the page's annotation, read back by verify
             shown["tex"] = " = ".join(latex(side) for side in (e.lhs, *e.rhs))
         printed += 1
         if progress is not None:
