@@ -39,8 +39,9 @@ class _Body:
 
     def _through_scratch(self, target: str, op: str, expr: Expr, depth: int) -> None:
         """target op= expr, the value of expr in a scratch buffer unless it is one operand."""
-        if self.program._is_leaf(expr):
-            self.lines.append((depth, f"{target} {op} {self.program._leaf(expr)}"))
+        operand = self.program.operand(expr)
+        if operand is not None:
+            self.lines.append((depth, f"{target} {op} {operand}"))
             return
         scratch = self.program.scratch()
         self._emit(expr, scratch, depth)

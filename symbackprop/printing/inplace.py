@@ -82,6 +82,11 @@ class InPlace:
         negated = self._negated_leaf(expr)
         return (-1, negated) if negated is not None else None
 
+    def operand(self, expr: Expr) -> str | None:
+        """The code of `expr` where it is one operand (an array, a number, a scalar
+        sub-expression), else None: it must be computed into a buffer first."""
+        return self._leaf(expr) if self._is_leaf(expr) else None
+
     def scratch(self) -> str:
         """A scratch buffer free for a partial result (give it back with release)."""
         return self._scratch()
