@@ -12,6 +12,7 @@ spreadsheet does).
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import math
 import re
@@ -88,14 +89,36 @@ BUNDLED: dict[str, tuple[str, Callable[[], tuple[list[str], list[list[str]]]]]] 
     "separable": ("100 rows, 3 inputs, 1 target: linearly separable", _separable),
 }
 
+#: name -> (what it is, its committed file in symbackprop/datasets/, (inputs, outputs)): data
+#: from elsewhere, read as committed, never generated (DIGITS.md says where digits comes from).
+EXTERNAL: dict[str, tuple[str, str, tuple[int, int]]] = {
+    "digits": (
+        "1797 rows, 64 inputs (8x8 pixels, 0..16 scaled to 0..1), 10 one-hot targets:"
+        " handwritten digits",
+        "digits.csv.gz",
+        (64, 10),
+    ),
+}
+
 
 def bundled() -> list[str]:
     """Names of the bundled data sets, usable wherever a data file goes."""
+    return sorted([*BUNDLED, *EXTERNAL])
+
+
+def generated() -> list[str]:
+    """Names of the bundled data sets made from fixed seeds, which
+    `python -m symbackprop.datasets.make` rewrites."""
     return sorted(BUNDLED)
 
 
+def describe(name: str) -> str:
+    """What a bundled data set is, in a line: rows, inputs, targets."""
+    return BUNDLED[name][0] if name in BUNDLED else EXTERNAL[name][0]
+
+
 def dataset_csv(name: str) -> str:
-    """The CSV text of a bundled data set, regenerated from its fixed seed."""
+    """The CSV text of a generated bundled data set, regenerated from its fixed seed."""
     header, rows = BUNDLED[name][1]()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -105,7 +128,25 @@ def dataset_csv(name: str) -> str:
 
 
 def _bundled_text(name: str) -> str:
-    return (resources.files("symbackprop") / "datasets" / f"{name}.csv").read_text("utf-8")
+    """The committed CSV text of a bundled set (an external one's file may be gzipped)."""
+    folder = resources.files("symbackprop") / "datasets"
+    if name not in EXTERNAL:
+        return (folder / f"{name}.csv").read_text("utf-8")
+    file = EXTERNAL[name][1]
+    raw = (folder / file).read_bytes()
+    return (gzip.decompress(raw) if file.endswith(".gz") else raw).decode("utf-8")
+
+
+def _check_bundled_shape(name: str, network: Network, source: str) -> None:
+    """An external set's inputs and targets must be the network's: one line if they are not."""
+    if name not in EXTERNAL:
+        return  # a generated set's columns are checked as any CSV's are
+    inputs, outputs = EXTERNAL[name][2]
+    if (network.inputs, network.sizes[-1]) != (inputs, outputs):
+        raise SymbackpropError(
+            f"{source}: {inputs} inputs + {outputs} targets, but the spec {network.name!r}"
+            f" needs {_targets_wanted(network)}"
+        )
 
 
 # ---------------------------------------------------------------- loading
@@ -125,9 +166,10 @@ def load_data(
         exists = file.exists()
     except (OSError, ValueError):
         exists = False
-    if not exists and str(path_or_name) in BUNDLED:
-        text = _bundled_text(str(path_or_name))
-        return parse_csv(text, network, f"{path_or_name} (bundled data set)", targets_optional)
+    if not exists and str(path_or_name) in bundled():
+        name, source = str(path_or_name), f"{path_or_name} (bundled data set)"
+        _check_bundled_shape(name, network, source)
+        return parse_csv(_bundled_text(name), network, source, targets_optional)
     raw = read_bounded(
         file,
         MAX_DATA_BYTES,
