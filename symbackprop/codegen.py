@@ -101,6 +101,12 @@ def generate(network: Network | Derivation, backend: Backend = "numpy") -> Gener
     try:
         if backend == "numpy":
             template, context = TEMPLATE, _context(derivation)
+        elif not derivation.network.dense_only:
+            kinds = sorted({layer.kind for layer in derivation.network.layers} - {"dense"})
+            raise SymbackpropError(
+                f"{derivation.network.source}: the array-API backend does not support"
+                f" {', '.join(kinds)} layers yet; use the NumPy backend"
+            )
         else:
             context = functional.context(derivation)
             context["helpers"] = _helpers(context)
@@ -174,7 +180,16 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         "name": net.name,
         "sizes": list(net.sizes),
         "depth": depth,
-        "activations": [layer.activation.name for layer in net.layers],
+        "activations": [
+            layer.activation.name if layer.has_parameters else layer.kind for layer in net.layers
+        ],
+        "layout": [
+            "x".join(str(s) for s in shape)
+            for shape in (
+                net.input_shape or (net.inputs,),
+                *(layer.shape_out for layer in net.layers),
+            )
+        ],
         "loss_name": net.loss.name,
         "layers": layers,
         "loss": loss_fetched,
@@ -188,6 +203,8 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         "backward": readable.backward(program),
         "loss_lines": loss_lines,
         "readable_kinds": sorted({layer.kind for layer in net.layers if not _in_place(layer)}),
+        "input_shape": f"({', '.join(str(s) for s in net.input_shape)})" if net.input_shape else "",
+        "conv": any(layer.kind == "conv2d" for layer in net.layers),
     }
     if not context["readable_kinds"]:
         fast = inplace.layers(program, net.sizes, loss_lines, logs_from_z)
@@ -222,6 +239,13 @@ HELPERS = {
     "_softmax": ("_softmax", "_shifted"),
     "_log_softmax": ("_log_softmax", "_shifted"),
     "_log_sigmoid": ("_log_sigmoid",),
+    "_conv2d": ("_conv2d", "_windows"),
+    "_conv2d_weights": ("_conv2d_weights", "_windows"),
+    "_conv2d_inputs": ("_conv2d_inputs", "_conv2d", "_windows"),
+    "_maxpool2d": ("_maxpool2d", "_windows"),
+    "_maxpool2d_inputs": ("_maxpool2d_inputs", "_maxpool2d", "_windows"),
+    "_avgpool2d": ("_avgpool2d", "_windows"),
+    "_avgpool2d_inputs": ("_avgpool2d_inputs",),
 }
 _CALL = re.compile(r"(?<![\w.])(_[a-z]\w*)\(")
 

@@ -102,7 +102,8 @@ def _derive(network: Network, progress: Report | None, stage: list[str]) -> Deri
     output_rule = rules[network.layers[-1].activation]
     stage[0] = f"the loss {network.loss.name!r}"
     loss = loss_rule(network.loss, output_rule)
-    chain_view = not output_rule.activation.is_softmax
+    # One neuron per layer: the lecture's chain, for dense layers without softmax's coupling.
+    chain_view = not output_rule.activation.is_softmax and network.dense_only
     depth = network.depth
     layers = []
     for number, layer in enumerate(network.layers, start=1):
@@ -134,13 +135,15 @@ def _derive(network: Network, progress: Report | None, stage: list[str]) -> Deri
                 index=views["index"],
                 vector=views["vector"],
                 forward=forward,
+                shows_forward=layer.kind != "dense",
             )
         )
         if progress is not None:
             progress("deriving layer", number, depth)
     stage[0] = "the general equations"
+    # The general hidden-layer rules are a dense layer's: stated only where every layer is.
     general: dict[View, tuple[Equation, ...]] = {
-        view: _general(view, softmax_output=not chain_view, hidden=depth > 1)
+        view: _general(view, softmax_output=not chain_view, hidden=depth > 1 and network.dense_only)
         for view in ("chain", "index", "vector")
     }
     if network.regularized:

@@ -89,9 +89,19 @@ class LayerDerivation:
     #: The forward pass (kinds "pre" and "act") in the index and vector views; documents show
     #: the backward equations, generated code cites both.
     forward: tuple[Equation, ...] = ()
+    #: Whether documents show the forward equations too: a convolution's or pooling layer's
+    #: sums over its window are what its slide is about (a dense layer's are the lecture's).
+    shows_forward: bool = False
 
     def view(self, name: View) -> tuple[Equation, ...]:
         return {"chain": self.chain, "index": self.index, "vector": self.vector}[name]
+
+    def shown(self, name: View) -> tuple[Equation, ...]:
+        """The equations documents show in a view: the forward ones first where the layer
+        `shows_forward`, then the backward ones."""
+        if not self.shows_forward:
+            return self.view(name)
+        return (*(eq for eq in self.forward if eq.view == name), *self.view(name))
 
     def equation(self, view: View, kind: Kind) -> Equation | None:
         """The layer's equation of that kind in that view, if it has one."""
@@ -130,7 +140,7 @@ class Derivation:
         for view in self.views:
             out.extend(self.general[view])
             for layer in reversed(self.layers):
-                out.extend(layer.view(view))
+                out.extend(layer.shown(view))
         return out
 
     @property
@@ -139,8 +149,12 @@ class Derivation:
 
     def __repr__(self) -> str:
         net = self.network
-        sizes = _elided([str(size) for size in net.sizes], "-")
-        activations = _elided([layer.activation.name for layer in net.layers], "/")
+        shapes = (net.input_shape or (net.inputs,), *(layer.shape_out for layer in net.layers))
+        sizes = _elided(["x".join(str(s) for s in shape) for shape in shapes], "-")
+        activations = _elided(
+            [layer.activation.name if layer.has_parameters else layer.kind for layer in net.layers],
+            "/",
+        )
         return (
             f"<Derivation of {net.name!r}: {net.depth} layer{'s' * (net.depth != 1)}, {sizes},"
             f" {activations}, {net.loss.name}, {len(self.all_equations())} equations>"

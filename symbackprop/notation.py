@@ -228,3 +228,92 @@ class Decay(Function):
     @property
     def layer(self) -> Expr | None:
         return self.args[1] if len(self.args) > 1 else None
+
+
+# ---------------------------------------------------------------- feature maps (conv, pooling)
+
+
+class _Operator(Function):
+    """A whole-array operation of the vectorised form, never evaluated; its settings (stride,
+    padding, window, shapes) are trailing Tuples of Integers that only the code printers use."""
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+
+class Correlate(_Operator):
+    """W ⋆ a: every filter of W correlated with the feature maps a and summed over their
+    channels; args W, a, stride, padding."""
+
+
+class KernelGradient(_Operator):
+    """a ⋆ δ: the input's feature maps correlated with δ, per pair of channels (∂E/∂W of a
+    convolution); args a, δ, kernel, stride, padding."""
+
+
+class InputGradient(_Operator):
+    """δ ⋆full rot180(W): δ (dilated by the stride) fully correlated with the kernels turned by
+    180°, the padding cropped (∂E/∂a of a convolution's input); args δ, W, shape, stride,
+    padding."""
+
+
+class PerChannel(_Operator):
+    """b added to every position of its channel's feature map; printed as b itself."""
+
+
+class MapSum(_Operator):
+    """Σ_{i,j} x_{:,i,j}: each channel's feature map summed over its positions."""
+
+
+class Pool(_Operator):
+    """maxpool(a) or avgpool(a); args the operation (Symbol max or avg), a, window, stride."""
+
+
+class PoolGradient(_Operator):
+    """∂E/∂a^(l-1) of a pooling layer from ∂E/∂a^(l): routed to each window's maximum, or
+    spread evenly over it; args the operation, ∂E/∂a^(l), a^(l-1), window, stride."""
+
+
+class Flatten(_Operator):
+    """vec(a): the feature maps as one vector, channel by channel, row by row."""
+
+
+class Unflatten(_Operator):
+    """vec⁻¹(x): a vector as feature maps of the given shape; args x, shape."""
+
+
+class Upstream(LayerQuantity):
+    """∂E/∂a^(l) as a whole array, computed by the layer above and named in generated code."""
+
+
+class WindowMax(Function):
+    """max over a pooling window: args the expression, then (u, 0, K-1) and (v, 0, K-1)."""
+
+    is_real = True
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+
+class IsArgmax(Function):
+    """1 where (p, q) is the position of the window's (first) maximum, else 0; args the layer,
+    channel, window position i, j, and input position p, q."""
+
+    is_real = True
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+
+class InWindow(Function):
+    """1 where input position (p, q) lies in window (i, j), else 0; args p, q, i, j, stride
+    (sh, sw) and window (kh, kw) as Tuples."""
+
+    is_real = True
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None

@@ -15,6 +15,7 @@ from .errors import SymbackpropError
 from .files import display_path
 from .naming import tag
 from .printing.latex import latex, tex_escape
+from .shapes import describe
 
 if TYPE_CHECKING:  # not at run time: ir imports this module (lazily) to display a Derivation
     from collections.abc import Collection, Sequence
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # not at run time: ir imports this module (lazily) to display
 
     from .ir import ActivationRule, Derivation, Equation, View
     from .progress import Report
+    from .spec import Network
 
 Format = Literal["latex", "beamer", "markdown", "text", "html", "revealjs"]
 FORMATS: dict[Format, str] = {
@@ -288,7 +290,7 @@ def context(
     shown_views = [v for v in derivation.views if views is None or v in views]
     shown_layers = [ld for ld in derivation.layers if layers is None or ld.number in layers]
     total = sum(
-        len(derivation.general[v]) + sum(len(ld.view(v)) for ld in shown_layers)
+        len(derivation.general[v]) + sum(len(ld.shown(v)) for ld in shown_layers)
         for v in shown_views
     )
     printed = 0
@@ -305,7 +307,13 @@ def context(
         return shown
 
     all_layers = []
-    for ld in derivation.layers:
+    for ld, layer in zip(derivation.layers, net.layers, strict=True):
+        facts = _activation(ld.rule, show)
+        if not layer.has_parameters:  # pooling, flatten: no activation to state
+            facts = {"softmax": False, "heaviside": False, "uses_output": False}
+        facts["activation"] = describe(
+            layer.kind, layer.grid, layer.shape_out, ld.rule.activation.name
+        )
         all_layers.append(
             {
                 "number": ld.number,
@@ -313,7 +321,7 @@ def context(
                 "units": ld.units,
                 "fan_in": ld.fan_in,
                 "is_output": ld.number == net.depth,
-                **_activation(ld.rule, show),
+                **facts,
             }
         )
     view_list = []
@@ -325,7 +333,7 @@ def context(
                 "layers": [
                     {
                         **all_layers[ld.number - 1],
-                        "equations": [eq(e) for e in ld.view(view)],
+                        "equations": [eq(e) for e in ld.shown(view)],
                         "diagram": focus(net, ld.number, view, show),
                     }
                     for ld in reversed(shown_layers)
@@ -335,7 +343,7 @@ def context(
     return {
         "name": net.name,
         "source": net.source,
-        "sizes": list(net.sizes),
+        "sizes": list(net.sizes) if net.dense_only else _layout(net),
         "depth": net.depth,
         "loss_name": net.loss.name,
         "targets_sum_to_one": derivation.loss.targets_sum_to_one,
@@ -346,6 +354,12 @@ def context(
         "views": view_list,
         "selected": len(shown_layers) < net.depth,
     }
+
+
+def _layout(net: Network) -> list[str]:
+    """The shape of the inputs and of every layer's output: 1x28x28, 6x24x24, ..., 10."""
+    shapes = (net.input_shape or (net.inputs,), *(layer.shape_out for layer in net.layers))
+    return ["x".join(str(s) for s in shape) for shape in shapes]
 
 
 def layer_runs(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -4,9 +4,11 @@
 random point: parameters, inputs and targets. They draw it here, so that both test the same kind
 of point, reproducibly by seed. What is drawn, and why:
 
-- weights ``W{l}``, shape (units of l, units of l−1) as in the generated modules, normal with
-  standard deviation 1/√(fan-in): pre-activations stay of order one, where sigmoid and tanh are
-  not saturated and a derivative is not so small that its relative error means nothing;
+- weights ``W{l}``, shape (units of l, units of l−1) as in the generated modules (a conv2d
+  layer's (filters, channels, kernel rows, kernel columns)), normal with standard deviation
+  1/√(fan-in), the fan-in a kernel's channels × rows × columns: pre-activations stay of order
+  one, where sigmoid and tanh are not saturated and a derivative is not so small that its
+  relative error means nothing;
 - biases ``b{l}``, normal with standard deviation 0.5, never all zero: every bias term counts,
   and no pre-activation sits exactly on relu's kink at 0;
 - inputs ``X``, shape (batch, inputs), standard normal;
@@ -50,12 +52,28 @@ def random_point(net: Network, *, batch: int = 1, seed: int = 0) -> Point:
     """Parameters, `batch` inputs and their targets for `net`, as the module docstring says."""
     rng = np.random.default_rng(seed)
     params: dict[str, np.ndarray] = {}
-    for number, (fan_in, units) in enumerate(zip(net.sizes, net.sizes[1:], strict=False), 1):
-        params[f"W{number}"] = rng.normal(0.0, 1.0 / np.sqrt(fan_in), size=(units, fan_in))
-        params[f"b{number}"] = rng.normal(0.0, BIAS_SCALE, size=units)
+    for number in range(1, net.depth + 1):
+        shape = weight_shape(net, number)
+        if shape is None:  # pooling and flatten have no parameters
+            continue
+        fan_in = int(np.prod(shape[1:]))
+        params[f"W{number}"] = rng.normal(0.0, 1.0 / np.sqrt(fan_in), size=shape)
+        params[f"b{number}"] = rng.normal(0.0, BIAS_SCALE, size=shape[0])
     X = rng.normal(0.0, 1.0, size=(batch, net.inputs))
     Y = rng.uniform(*TARGETS, size=(batch, net.sizes[-1]))
     if net.loss.builtin and net.loss.name == "cross_entropy":
         Y = np.round(Y / Y.sum(axis=1, keepdims=True) * _GRID) / _GRID
         Y[:, -1] = 1.0 - Y[:, :-1].sum(axis=1)  # exact: every entry a multiple of 1/_GRID
     return Point(params, X, Y)
+
+
+def weight_shape(net: Network, number: int) -> tuple[int, ...] | None:
+    """W{number}'s shape in the generated modules: (units, units below) for a dense layer,
+    (filters, channels below, kernel rows, kernel columns) for conv2d; None without weights."""
+    layer = net.layers[number - 1]
+    if layer.kind == "conv2d":
+        assert layer.grid is not None
+        return (layer.grid.filters, layer.shape_in[0], *layer.grid.kernel)
+    if layer.kind == "dense":
+        return (layer.units, net.sizes[number - 1])
+    return None

@@ -5,9 +5,11 @@ Every error is a `SpecError` whose message is one line: ``<file>: <field>: what 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import difflib
 import keyword
+import math
 import os
 import re
 import tomllib
@@ -25,10 +27,18 @@ from .errors import SpecError
 from .expr import ExprError, parse_expression
 from .files import display_path, read_bounded
 from .library import A, Activation, Loss, Y, Z
+from .shapes import (
+    FIELDS,
+    GRID_KINDS,
+    LAYER_KINDS,
+    Grid,
+    grid_from,
+    input_shape,
+    output_shape,
+    spec_error,
+)
 
 MAX_LAYERS = 1024
-#: The layer kinds a spec may name (symbackprop.layers.KINDS has their equations).
-LAYER_KINDS = ("dense",)
 MAX_UNITS = 1_000_000
 #: Spec files larger than this are refused before they are parsed.
 MAX_SPEC_BYTES = 1_000_000
@@ -72,13 +82,26 @@ class Layer:
     activation: Activation
     #: This layer's penalty; None: the network's (`Network.regularization`).
     regularization: Regularization | None = None
-    #: The layer kind (symbackprop.layers.KINDS): "dense", the only one today.
+    #: The layer kind (symbackprop.layers.KINDS): dense, conv2d, maxpool2d, avgpool2d, flatten.
     kind: str = "dense"
+    #: A convolution's or pooling layer's window (shapes.Grid); None for dense and flatten.
+    grid: Grid | None = None
+    #: The shapes the layer receives and hands on (the batch left out), set by the Network:
+    #: (units,) when flat, (channels, height, width) for feature maps.
+    shape_in: tuple[int, ...] = field(default=(), compare=False)
+    shape_out: tuple[int, ...] = field(default=(), compare=False)
+
+    @property
+    def has_parameters(self) -> bool:
+        """Whether the layer has weights and biases (dense and conv2d; pooling and flatten
+        have none)."""
+        return self.kind in ("dense", "conv2d")
 
 
 @dataclass(frozen=True)
 class Network:
-    """A feed-forward network: `inputs` features, layers 1..L, and a loss on layer L."""
+    """A feed-forward network: `inputs` features (or an image's [channels, height, width]),
+    layers 1..L, and a loss on layer L."""
 
     name: str
     inputs: int
@@ -86,10 +109,15 @@ class Network:
     loss: Loss
     source: str = field(default="<python>", compare=False)
     regularization: Regularization = Regularization()
+    #: The inputs as (channels, height, width) of an image; () for a flat vector.
+    input_shape: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.layers, list):
             object.__setattr__(self, "layers", tuple(self.layers))
+        if isinstance(self.inputs, list | tuple):
+            object.__setattr__(self, "input_shape", input_shape(self.inputs))
+            object.__setattr__(self, "inputs", math.prod(self.input_shape))
         _check_network(self)
 
     @property
@@ -110,7 +138,14 @@ class Network:
     @property
     def regularized(self) -> bool:
         """Whether any layer's weights carry a penalty."""
-        return any(self.penalty(n) for n in range(1, self.depth + 1))
+        return any(
+            self.penalty(n) and layer.has_parameters for n, layer in enumerate(self.layers, start=1)
+        )
+
+    @property
+    def dense_only(self) -> bool:
+        """Whether every layer is dense (the lecture's network: one neuron per layer applies)."""
+        return all(layer.kind == "dense" for layer in self.layers)
 
 
 def activation(name: str, *, slope: float | None = None) -> Activation:
@@ -136,20 +171,7 @@ def custom_loss(expr: str, name: str = "custom_loss") -> Loss:
 # ---------------------------------------------------------------- building blocks
 
 
-_LAYER_PATH = re.compile(r"layers\[(\d+)\]")
-
-
-def _fail(where: str, message: str) -> SpecError:
-    """A SpecError reading '<where>: <message>' (just the message when `where` is empty).
-
-    A path into a layer also gets the layer's number, counted from 1 as in the lecture:
-    'layers[1].activation (layer 2): ...'.
-    """
-    if not where:
-        return SpecError(message)
-    layer = _LAYER_PATH.match(where)
-    note = f" (layer {int(layer[1]) + 1})" if layer else ""
-    return SpecError(f"{where}{note}: {message}")
+_fail = spec_error
 
 
 def _sub(where: str, key: str) -> str:
@@ -287,12 +309,25 @@ def _check_network(net: Network) -> None:
     if not isinstance(net.regularization, Regularization):
         raise _fail("regularization", "expected a Regularization(l1=..., l2=...)")
     seen: dict[str, Activation] = {}
+    shape: tuple[int, ...] = net.input_shape or (net.inputs,)
+    shaped = []
     for index, layer in enumerate(net.layers):
         where = _layer_where(index)
-        _check_count(layer.units, f"{where}.units")
         if layer.kind not in LAYER_KINDS:
             known = ", ".join(LAYER_KINDS)
             raise _fail(f"{where}.kind", f"unknown layer kind {_shorten(layer.kind)} ({known})")
+        if layer.kind == "dense":
+            _check_count(layer.units, f"{where}.units")
+        if (layer.kind in GRID_KINDS) != isinstance(layer.grid, Grid):
+            needs = "needs a Grid(kernel, ...)" if layer.kind in GRID_KINDS else "has no grid"
+            raise _fail(f"{where}.kind", f"a {layer.kind} layer {needs}")
+        out = output_shape(layer.kind, layer.grid, layer.units, shape, where)
+        if math.prod(out) > MAX_UNITS:
+            raise _fail(where, f"hands on {math.prod(out):,} values; at most {MAX_UNITS:,}")
+        if layer.kind != "dense":
+            layer = dataclasses.replace(layer, units=math.prod(out))
+        shaped.append(dataclasses.replace(layer, shape_in=shape, shape_out=out))
+        shape = out
         if layer.regularization is not None and not isinstance(
             layer.regularization, Regularization
         ):
@@ -325,6 +360,18 @@ def _check_network(net: Network) -> None:
                 " give each custom activation its own name",
             )
         seen[act.name] = act
+    object.__setattr__(net, "layers", tuple(shaped))
+    if not net.dense_only and any(net.penalty(n) for n in range(1, net.depth + 1)):
+        raise _fail(
+            "regularization",
+            "is not supported yet in networks with conv2d, pooling or flatten layers",
+        )
+    if net.layers[-1].kind != "dense":
+        raise _fail(
+            _layer_where(len(net.layers) - 1) + ".kind",
+            f"the output layer must be dense (the loss compares it with the targets),"
+            f" got {net.layers[-1].kind}",
+        )
     if not isinstance(net.loss, Loss):
         raise _fail(
             "loss",
@@ -500,21 +547,34 @@ def _network_from_dict(data: Mapping[str, Any], source: str) -> Network:
     layers = []
     for index, raw in enumerate(raw_layers):
         where = _layer_where(index)
-        _check_fields(raw, ["units", "activation", "regularization", "kind"], where)
-        _require(raw, ["units", "activation"], where)
-        units = _check_count(raw["units"], f"{where}.units")
-        act = _activation_from(raw["activation"], f"{where}.activation")
-        own = None
-        if "regularization" in raw:
-            own = _regularization_from(raw["regularization"], f"{where}.regularization", penalty)
         kind = raw.get("kind", "dense")
         if not isinstance(kind, str):
             message = f'must be a string such as "dense", got {_describe(kind)}'
             raise _fail(f"{where}.kind", message)
-        layers.append(Layer(units, act, own, kind))
+        if kind not in LAYER_KINDS:
+            message = f"unknown layer kind {_shorten(kind)}{_suggest(kind, list(LAYER_KINDS))}"
+            raise _fail(f"{where}.kind", message)
+        _check_fields(raw, [*FIELDS[kind], "kind"], where)
+        grid = None
+        units = 0
+        act = library.ACTIVATIONS["identity"]
+        if kind == "dense":
+            _require(raw, ["units", "activation"], where)
+            units = _check_count(raw["units"], f"{where}.units")
+        if kind in GRID_KINDS:
+            grid = grid_from(kind, raw, where)
+        if "activation" in raw:
+            act = _activation_from(raw["activation"], f"{where}.activation")
+        own = None
+        if "regularization" in raw:
+            own = _regularization_from(raw["regularization"], f"{where}.regularization", penalty)
+        layers.append(Layer(units, act, own, kind, grid))
+    inputs = data["inputs"]
+    if isinstance(inputs, list):
+        inputs = input_shape(inputs)
     return Network(
         name=data["name"],
-        inputs=data["inputs"],
+        inputs=inputs,
         layers=tuple(layers),
         loss=_loss_from(data["loss"]),
         source=source,

@@ -23,9 +23,10 @@ import pytest
 
 from symbackprop import load_spec
 from symbackprop.codegen import generate, load_module
-from symbackprop.spec import Network, examples
+from symbackprop.spec import Network
 
 from . import test_codegen_formulas as formulas
+from .examples import dense_examples
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
@@ -99,7 +100,7 @@ def _close(actual: Array, expected: Array, what: str, rtol: float = 1e-12) -> No
     assert error <= rtol, f"{what}: relative error {error:.2e} > {rtol:.0e}"
 
 
-@pytest.mark.parametrize("name", examples())
+@pytest.mark.parametrize("name", dense_examples())
 @pytest.mark.parametrize("library", WANTED)
 def test_bundled_examples_agree_with_the_numpy_module(name: str, library: str) -> None:
     to, back = _library(library)
@@ -121,7 +122,7 @@ def test_bundled_examples_agree_with_the_numpy_module(name: str, library: str) -
         _close(back(arrays[key]), params[key], f"sgd_step left {key} unchanged", rtol=0.0)
 
 
-@pytest.mark.parametrize("name", examples())
+@pytest.mark.parametrize("name", dense_examples())
 def test_every_function_runs_inside_jax_jit(name: str) -> None:
     reference, module = _modules(name)
     X, Y = _point(load_spec(name), seed=2)
@@ -178,7 +179,9 @@ def test_zoo_against_jax_and_the_numpy_module(name: str, library: str) -> None:
 
 
 def _sources() -> dict[str, str]:
-    found = {name: generate(load_spec(name), backend="array-api").source for name in examples()}
+    found = {
+        name: generate(load_spec(name), backend="array-api").source for name in dense_examples()
+    }
     for name in ("gelu", "hard_tanh", "elu"):
         found[name] = generate(formulas._network(name), backend="array-api").source
     return found

@@ -58,7 +58,7 @@ def test_every_spec_kind_has_equations() -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ('kind = "conv2d"', "layers[0].kind (layer 1): unknown layer kind 'conv2d' (dense)"),
+        ('kind = "conv3d"', "layers[0].kind (layer 1): unknown layer kind 'conv3d'; did you mean"),
         ("kind = 3", 'layers[0].kind (layer 1): must be a string such as "dense", got'),
     ],
 )

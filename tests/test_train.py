@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from symbackprop import cli
-from symbackprop.data import bundled, dataset_csv, load_data
+from symbackprop.data import bundled, dataset_csv, generated, load_data
 from symbackprop.errors import SymbackpropError
 from symbackprop.spec import Network, load_spec, load_spec_text
 from symbackprop.train import train_network
@@ -545,8 +545,8 @@ def test_header_label_column_and_npz_agree(tmp_path: Path) -> None:
 
 
 def test_bundled_csvs_equal_the_generator() -> None:
-    assert bundled() == ["separable", "two_class", "xor"]
-    for name in bundled():
+    assert generated() == ["separable", "two_class", "xor"]
+    for name in generated():
         committed = (DATASETS / f"{name}.csv").read_text(encoding="utf-8")
         assert committed == dataset_csv(name), f"run: python -m symbackprop.datasets.make ({name})"
 

@@ -20,10 +20,12 @@ from symbackprop.errors import SymbackpropError
 from symbackprop.notation import Act, Bias, Target, Weight
 from symbackprop.render import render
 from symbackprop.selfcheck import forward, leaves
-from symbackprop.spec import Layer, Network, activation, examples, load_spec, loss
+from symbackprop.spec import Layer, Network, activation, load_spec, loss
 from symbackprop.verify import LatexError, Verdict, split_equations, verify, verify_text
 from symbackprop.verify.point import Point
 from tests.test_verify_corpus import check_document, excused
+
+from .examples import dense_examples
 
 MIXED = Network(
     name="mixed",
@@ -69,7 +71,7 @@ def align_rows(document: str) -> str:
     return "\n".join(re.findall(r"\\begin\{align\}(.*?)\\end\{align\}", document, re.S))
 
 
-@pytest.mark.parametrize("name", examples())
+@pytest.mark.parametrize("name", dense_examples())
 def test_every_derived_equation_verifies(name: str) -> None:
     """Each align row holds, but for the exception tests/test_verify_corpus.py documents: a
     general rule with no layer on the network ("does not apply")."""
@@ -88,7 +90,7 @@ def test_every_derived_equation_verifies(name: str) -> None:
     assert sum(r.checked for _, r in results if isinstance(r, Verdict)) > 100
 
 
-@pytest.mark.parametrize("name", examples())
+@pytest.mark.parametrize("name", dense_examples())
 def test_a_whole_derived_document_verifies(name: str) -> None:
     """`verify --file` on `derive --format latex` output reads only its display math."""
     net = load_spec(name)

@@ -38,9 +38,11 @@ from symbackprop.derive import derive
 from symbackprop.ir import Derivation, Equation
 from symbackprop.printing.latex import latex
 from symbackprop.render import render
-from symbackprop.spec import Layer, Network, activation, examples, load_spec, loss
+from symbackprop.spec import Layer, Network, activation, load_spec, loss
 from symbackprop.verify import LatexError, Verdict, verify, verify_text
 from symbackprop.verify.point import Point
+
+from .examples import dense_examples
 
 #: Equal widths, so a missing transpose or w_kj for w_jk is a wrong number, not a shape error.
 SQUARE = Network(
@@ -69,7 +71,7 @@ SOFTMAX_ONLY = Network(
 )
 CUSTOM = {"square": SQUARE, "deep_softmax": DEEP_SOFTMAX, "softmax_only": SOFTMAX_ONLY}
 #: The networks whose printed equations are checked: the bundled examples and two softmax ones.
-PRINTED = [*examples(), "deep_softmax", "softmax_only"]
+PRINTED = [*dense_examples(), "deep_softmax", "softmax_only"]
 
 
 @cache

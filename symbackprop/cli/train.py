@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 HELP = "train a spec's generated NumPy module on a CSV or NPZ data set"
 #: `data.bundled()`, named here so that the parser needs no NumPy (a test checks that the two
 #: agree).
-BUNDLED_DATA = ("separable", "two_class", "xor")
+BUNDLED_DATA = ("digits", "separable", "two_class", "xor")
 
 
 def register(commands: Commands) -> None:

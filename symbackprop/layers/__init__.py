@@ -1,9 +1,11 @@
 """Layer kinds: each defines its forward equations and its local partials side by side, so the
-chain rule in derive.py only combines them.  Dense (fully connected) is the one kind today.
+chain rule in derive.py only combines them: dense (fully connected), conv2d, maxpool2d and
+avgpool2d (pool.py), flatten.
 
 A kind is any object (a module will do) with the members of `LayerKind`; `kind_of` picks a
-spec layer's.  A new kind (convolution, pooling, normalisation, a residual join) is a new
-module here that the derivation, its tests and the lowering stage learn about through
+spec layer's. A module with a `bind(layer)` function gives each layer its own kind object
+(a convolution's sums run over its window and shapes). A new kind (normalisation, a residual
+join) is a new module here that the derivation, its tests and the lowering stage learn about through
 `KINDS`: it also lowers its own vectorised equations into the program's statements
 (lower/statements.py). The readable and functional schedules print any statement; the
 in-place schedule of sgd_step knows the dense layer's (a kind's module-level `IN_PLACE = True`
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from . import dense
+from . import conv2d, dense, flatten, pool
 
 if TYPE_CHECKING:
     from sympy import Expr
@@ -68,10 +70,19 @@ class LayerKind(Protocol):
 
 
 #: Every layer kind by its name in a spec.
-KINDS: dict[str, LayerKind] = {"dense": dense}
+KINDS: dict[str, object] = {
+    "dense": dense,
+    "conv2d": conv2d,
+    "maxpool2d": pool,
+    "avgpool2d": pool,
+    "flatten": flatten,
+}
 DENSE: LayerKind = dense
 
 
 def kind_of(layer: Layer) -> LayerKind:
-    """The kind of a spec's layer (its `kind` field, checked against spec.LAYER_KINDS)."""
-    return KINDS[layer.kind]
+    """The kind of a spec's layer (its `kind` field, checked against spec.LAYER_KINDS), bound
+    to the layer's settings where its module has `bind`."""
+    kind = KINDS[layer.kind]
+    bind = getattr(kind, "bind", None)
+    return bind(layer) if bind is not None else kind  # type: ignore[return-value]

@@ -8,12 +8,14 @@ schedule (lower/readable.py) -> printed statements -> the module template.
 
 from __future__ import annotations
 
+import dataclasses
+
 import sympy
 from sympy import Expr
 
 from ..ir import Derivation
 from ..layers import kind_of
-from ..notation import Affine, Bias, Weight, WeightMatrix
+from ..notation import Act, Affine, Bias, E, Partial, Upstream, Weight, WeightMatrix
 from ..regularize import strength_values
 from .statements import (
     N_BATCH,
@@ -51,7 +53,23 @@ def lower(derivation: Derivation) -> Program:
         forward += kind_of(layer).lower_forward(ld)
     for ld, layer in reversed(list(zip(derivation.layers, network.layers, strict=True))):
         backward += kind_of(layer).lower_backward(ld, ld.number == network.depth, values)
-    return Program(tuple(forward), tuple(backward))
+    return Program(tuple(forward), tuple(_named(s) for s in backward))
+
+
+def _named(statement: Statement) -> Statement:
+    """∂E/∂a^(l), where a layer hands it down as an array of its own (pooling, flatten), as the
+    quantity Upstream(l) that the code names dE_da<l>."""
+
+    def name(expr: Expr) -> Expr:
+        return expr.replace(
+            lambda e: isinstance(e, Partial) and e.args[0] == E and isinstance(e.args[1], Act),
+            lambda e: Upstream(e.args[1].layer),
+        )
+
+    changes = {"target": name(statement.target)}
+    if not isinstance(statement, Scale):
+        changes["value"] = name(statement.value)
+    return dataclasses.replace(statement, **changes)
 
 
 def penalty(derivation: Derivation) -> tuple[Expr, ...]:

@@ -9,6 +9,7 @@ lines split by the printer.
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,18 +76,35 @@ class Step:
 
 def layer_facts(derivation: Derivation) -> list[dict[str, Any]]:
     """What a module's init_params and cache are laid out from, layer by layer: its number,
-    units, fan-in, activation, initialisation and whether it is a softmax."""
-    return [
-        {
-            "n": ld.number,
-            "units": ld.units,
-            "fan_in": ld.fan_in,
-            "activation": ld.rule.activation.name,
-            "init": ld.rule.activation.init,
-            "softmax": ld.rule.activation.is_softmax,
-        }
-        for ld in derivation.layers
-    ]
+    units, fan-in, activation, initialisation, whether it is a softmax, whether it has
+    weights (pooling and flatten have none) and a weighted input z, the shape of its weights
+    and the fan-in and fan-out of their initialisation (a kernel's C·K_h·K_w and F·K_h·K_w)."""
+    facts = []
+    for ld, layer in zip(derivation.layers, derivation.network.layers, strict=True):
+        fan_in, fan_out = ld.fan_in, ld.units
+        shape: tuple[int, ...] = (ld.units, ld.fan_in)
+        if layer.kind == "conv2d":
+            assert layer.grid is not None
+            window = math.prod(layer.grid.kernel)
+            fan_in, fan_out = layer.shape_in[0] * window, layer.grid.filters * window
+            shape = (layer.grid.filters, layer.shape_in[0], *layer.grid.kernel)
+        facts.append(
+            {
+                "n": ld.number,
+                "units": ld.units,
+                "fan_in": ld.fan_in,
+                "activation": ld.rule.activation.name,
+                "init": ld.rule.activation.init,
+                "softmax": ld.rule.activation.is_softmax,
+                "params": layer.has_parameters,
+                "has_pre": ld.equation("vector", "pre") is not None,
+                "weight_shape": f"({', '.join(str(s) for s in shape)})",
+                "bias_size": shape[0],
+                "init_fan_in": fan_in,
+                "init_fan_out": fan_out,
+            }
+        )
+    return facts
 
 
 def comment(eq: Equation) -> list[str]:

@@ -10,7 +10,7 @@ import sympy
 from sympy import Expr
 
 from ..ir import Equation
-from ..notation import Act, Bias, Delta, LayerQuantity, Pre, Target, WeightMatrix
+from ..notation import Act, Bias, Delta, LayerQuantity, Pre, Target, Upstream, WeightMatrix
 
 #: The batch size: every batch gradient is the mean of the per-sample ones.
 N_BATCH = sympy.Symbol("n")
@@ -63,7 +63,7 @@ class GradientName(LayerQuantity):
 def reads(statement: Statement) -> set[Expr]:
     """The arrays a statement reads: activations, weighted inputs, weights, targets, deltas."""
     value = statement.factor if isinstance(statement, Scale) else statement.value
-    kinds = (Act, Pre, WeightMatrix, Bias, Delta, Target)
+    kinds = (Act, Pre, WeightMatrix, Bias, Delta, Target, Upstream)
     found: set[Expr] = set(value.atoms(*kinds))
     if isinstance(statement, BatchSum) and statement.decay is not None:
         found |= statement.decay.atoms(*kinds)

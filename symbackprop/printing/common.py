@@ -3,6 +3,7 @@ a product's factors, and the layout of the notation's products (LectureLayout)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sympy
@@ -18,10 +19,14 @@ def layer_text(layer: Expr) -> str:
     return str(layer)
 
 
-def index_text(indices: tuple[Expr, ...]) -> str:
-    """Unit indices as a subscript body: jk for single letters, else comma-separated."""
-    parts = [str(x) for x in indices]
-    return "".join(parts) if all(len(p) == 1 for p in parts) else ",".join(parts)
+def index_text(indices: tuple[Expr, ...], show: Callable[[Expr], str] = str) -> str:
+    """Unit indices as a subscript body: jk for one or two single letters, else comma-separated
+    (a feature map's c,i,j); an index that is an expression (2i+u) printed by `show`, without
+    spaces."""
+    parts = [str(x) if x.is_Atom else show(x).replace(" ", "") for x in indices]
+    if len(parts) <= 2 and all(len(p) == 1 for p in parts):
+        return "".join(parts)
+    return ",".join(parts)
 
 
 def factored(expr: sympy.Add) -> tuple[Expr, Expr] | None:

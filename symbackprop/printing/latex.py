@@ -10,6 +10,7 @@ from sympy.printing.latex import LatexPrinter
 
 from .. import notation as n
 from .common import LectureLayout, decimal, factored, index_text, layer_text, lecture_factors
+from .maps import MapLayout
 
 _TEX_SPECIALS = {
     "\\": r"\textbackslash{}",
@@ -32,17 +33,42 @@ def tex_escape(text: str) -> str:
     return "".join(_TEX_SPECIALS.get(c, c) for c in text if c.isprintable())
 
 
-class LectureLatexPrinter(LectureLayout, LatexPrinter):
+class LectureLatexPrinter(MapLayout, LectureLayout, LatexPrinter):
     """SymPy's LaTeX printer with the lecture's symbols: a_k^{(l-1)}, w_{jk}^{(l)}, delta^{(l)}."""
 
     open, close, dot, odot = r"\left(", r"\right)", r" \cdot ", r" \odot "
+    star, full_star, times, _max = r"\star", r"\mathbin{\star^{\mathrm{full}}}", r"\times", r"\max"
+
+    def _name(self, name: str) -> str:
+        return rf"\operatorname{{{name}}}"
+
+    def _sub(self, text: str) -> str:
+        return f"_{{{text}}}"
+
+    def _args(self, text: str) -> str:
+        return rf"\left({text}\right)"
+
+    def _map_sum(self, body: str) -> str:
+        return rf"\sum_{{i,j}} {body}_{{\cdot,i,j}}"
+
+    def _inverse_vec(self, shape: str) -> str:
+        return rf"\operatorname{{vec}}^{{-1}}_{{{shape}}}"
+
+    def _range(self, index: Expr, low: Expr, high: Expr) -> str:
+        return rf"{self._print(low)} \leq {self._print(index)} \leq {self._print(high)}"
+
+    def _between(self, low: Expr, x: Expr, high: Expr) -> str:
+        return rf"{self._print(low)} \leq {self._print(x)} < {self._print(high)}"
+
+    def _iverson(self, condition: str) -> str:
+        return rf"\left[{condition}\right]"
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         super().__init__({"mul_symbol": None, **(settings or {})})
         self._elementwise = False
 
     def _quantity(self, base: str, expr: n.LayerQuantity, exp: str | None) -> str:
-        sub = f"_{{{index_text(expr.indices)}}}" if expr.indices else ""
+        sub = f"_{{{index_text(expr.indices, self._print)}}}" if expr.indices else ""
         text = f"{base}{sub}^{{({layer_text(expr.layer)})}}"
         return rf"\left({text}\right)^{{{exp}}}" if exp else text
 
@@ -84,7 +110,7 @@ class LectureLatexPrinter(LectureLayout, LatexPrinter):
         return self._quantity("n", expr, exp)
 
     def _print_Target(self, expr: n.Target, exp: str | None = None) -> str:
-        text = f"y_{{{index_text(expr.indices)}}}" if expr.args else "y"
+        text = f"y_{{{index_text(expr.indices, self._print)}}}" if expr.args else "y"
         return rf"\left({text}\right)^{{{exp}}}" if exp else text
 
     def _print_Partial(self, expr: n.Partial) -> str:

@@ -266,6 +266,111 @@ class LectureMathMLPrinter(MathMLPresentationPrinter):
 
     # -- strictness -----------------------------------------------------------------------
 
+    # -- feature maps: convolution and pooling (as printing/maps.py lays them out) ---------
+
+    def _op(self, name: str, sub: str = "") -> Element:
+        mark = self._mi(name)
+        return self._el("msub", mark, self._script_text(sub)) if sub else mark
+
+    def _applied(self, operator: Element, *args: Element) -> Element:
+        inner: list[Element] = []
+        for number, arg in enumerate(args):
+            if number:
+                inner.append(self._mo(";"))
+            inner.append(arg)
+        return self._row(operator, self._parens(self._row(*inner)))
+
+    def _star(self, name: str, stride: Expr, padding: Expr | None = None) -> Element:
+        (sh, sw) = (int(x) for x in stride.args)
+        pad = tuple(int(x) for x in padding.args) if padding is not None else (0, 0)
+        parts = []
+        if (sh, sw) != (1, 1):
+            parts.append(f"s={sh}" if sh == sw else f"s={sh}x{sw}")
+        if pad != (0, 0):
+            parts.append(f"P={pad[0]}" if pad[0] == pad[1] else f"P={pad[0]}x{pad[1]}")
+        mark = self._mo(name)
+        return self._el("msub", mark, self._mi(",".join(parts))) if parts else mark
+
+    @staticmethod
+    def _size(window: Expr) -> str:
+        return "x".join(str(int(x)) for x in window.args)
+
+    def _print_Correlate(self, expr: n.Correlate) -> Element:
+        weights, maps, stride, padding = expr.args
+        star = self._star("\N{STAR OPERATOR}", stride, padding)
+        return self._row(self._print(weights), star, self._print(maps))
+
+    def _print_KernelGradient(self, expr: n.KernelGradient) -> Element:
+        maps, delta, _, stride, padding = expr.args
+        star = self._star("\N{STAR OPERATOR}", stride, padding)
+        return self._row(self._print(maps), star, self._print(delta))
+
+    def _print_InputGradient(self, expr: n.InputGradient) -> Element:
+        delta, weights, _, stride, padding = expr.args
+        star = self._star("\N{STAR OPERATOR}", stride, padding)
+        full = self._el("msup", star, self._mi("full"))
+        rotated = self._applied(self._mi("rot180"), self._print(weights))
+        return self._row(self._print(delta), full, rotated)
+
+    def _print_PerChannel(self, expr: n.PerChannel) -> Element:
+        printed: Element = self._print(expr.args[0])
+        return printed
+
+    def _print_MapSum(self, expr: n.MapSum) -> Element:
+        sign = self._el("munder", self._mo("\N{N-ARY SUMMATION}"), self._script_text("i,j"))
+        body = self._el("msub", self._print(expr.args[0]), self._script_text("\N{MIDDLE DOT},i,j"))
+        return self._row(sign, body)
+
+    def _print_Pool(self, expr: n.Pool) -> Element:
+        op, maps, window, _ = expr.args
+        return self._applied(self._op(f"{op}pool", self._size(window)), self._print(maps))
+
+    def _print_PoolGradient(self, expr: n.PoolGradient) -> Element:
+        op, upstream, maps, _, window, _ = expr.args
+        name = "route" if str(op) == "max" else "spread"
+        args = [self._print(upstream)] + ([self._print(maps)] if str(op) == "max" else [])
+        return self._applied(self._op(name, self._size(window)), *args)
+
+    def _print_Flatten(self, expr: n.Flatten) -> Element:
+        return self._applied(self._mi("vec"), self._print(expr.args[0]))
+
+    def _print_Unflatten(self, expr: n.Unflatten) -> Element:
+        inverse = self._el("msup", self._mi("vec"), self._script_text("-1"))
+        return self._applied(inverse, self._print(expr.args[0]))
+
+    def _print_Upstream(self, expr: n.Upstream) -> Element:
+        return self._print_Partial(n.Partial(n.E, n.Act(expr.layer)))
+
+    def _print_WindowMax(self, expr: n.WindowMax) -> Element:
+        body, *limits = expr.args
+        ranges = ",".join(f"{index}={low}..{high}" for index, low, high in reversed(limits))
+        return self._row(self._el("munder", self._mo("max"), self._mi(ranges)), self._print(body))
+
+    def _print_IsArgmax(self, expr: n.IsArgmax) -> Element:
+        layer, channel, row, col, p, q = expr.args
+        where = self._op("argmax", f"{row},{col}")
+        return self._row(
+            self._mo("["),
+            self._parens(self._script_text(f"{p},{q}")),
+            self._mo("="),
+            where,
+            self._print(n.Act(layer - 1, channel)),
+            self._mo("]"),
+        )
+
+    def _print_InWindow(self, expr: n.InWindow) -> Element:
+        p, q, row, col, stride, window = expr.args
+        (sh, sw), (kh, kw) = (tuple(int(x) for x in t.args) for t in (stride, window))
+        parts: list[Element] = [self._mo("[")]
+        for number, (low, x, high) in enumerate(
+            ((sh * row, p, sh * row + kh), (sw * col, q, sw * col + kw))
+        ):
+            if number:
+                parts.append(self._mo(","))
+            parts += [self._print(low), self._mo("\N{LESS-THAN OR EQUAL TO}"), self._print(x)]
+            parts += [self._mo("<"), self._print(high)]
+        return self._row(*parts, self._mo("]"))
+
     def _print_Function(self, expr: Expr) -> Element:
         if isinstance(expr, AppliedUndef) or not type(expr).__module__.startswith("sympy."):
             raise MathMLError(f"no MathML printer for {type(expr).__name__}: {expr}")

@@ -103,6 +103,56 @@ class LectureNumPyPrinter(NumPyPrinter):
     def _print_Sum(self, expr: sympy.Sum) -> str:
         return self._call("sum", expr.function, "axis=1", "keepdims=True")
 
+    # ---- feature maps (batch, channels, height, width): the module's helpers
+    def _bare(self, expr: Expr) -> str:
+        """An array operand of a method call: a variable as it is, anything else bracketed."""
+        text = str(self._print(expr))
+        return text if isinstance(expr, n.LayerQuantity | sympy.Symbol) else f"({text})"
+
+    def _helper(self, name: str, *args: Expr) -> str:
+        return f"{name}({', '.join(str(self._print(arg)) for arg in args)})"
+
+    def _print_Tuple(self, expr: sympy.Tuple) -> str:
+        items = [str(self._print(x)) for x in expr.args]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+    def _print_Upstream(self, expr: n.Upstream) -> str:
+        return f"dE_da{int(expr.layer)}"
+
+    def _print_Correlate(self, expr: n.Correlate) -> str:
+        weights, maps, stride, padding = expr.args
+        return self._helper("_conv2d", maps, weights, stride, padding)
+
+    def _print_KernelGradient(self, expr: n.KernelGradient) -> str:
+        return self._helper("_conv2d_weights", *expr.args)
+
+    def _print_InputGradient(self, expr: n.InputGradient) -> str:
+        return self._helper("_conv2d_inputs", *expr.args)
+
+    def _print_PerChannel(self, expr: n.PerChannel) -> str:
+        return f"{self._print(expr.args[0])}[:, None, None]"
+
+    def _print_MapSum(self, expr: n.MapSum) -> str:
+        return f"{self._bare(expr.args[0])}.sum(axis=(2, 3))"
+
+    def _print_Pool(self, expr: n.Pool) -> str:
+        op, maps, window, stride = expr.args
+        return self._helper(f"_{op}pool2d", maps, window, stride)
+
+    def _print_PoolGradient(self, expr: n.PoolGradient) -> str:
+        op, upstream, maps, shape, window, stride = expr.args
+        if str(op) == "max":
+            return self._helper("_maxpool2d_inputs", upstream, maps, window, stride)
+        return self._helper("_avgpool2d_inputs", upstream, shape, window, stride)
+
+    def _print_Flatten(self, expr: n.Flatten) -> str:
+        maps = self._bare(expr.args[0])
+        return f"{maps}.reshape(len({maps}), -1)"
+
+    def _print_Unflatten(self, expr: n.Unflatten) -> str:
+        shape = ", ".join(str(int(x)) for x in expr.args[1].args)
+        return f"{self._bare(expr.args[0])}.reshape(-1, {shape})"
+
     # ---- arithmetic, spaced as ruff formats it
     def _wrap(self, expr: Expr, level: int) -> str:
         text = str(self._print(expr))

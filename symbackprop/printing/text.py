@@ -10,19 +10,45 @@ from sympy.printing.str import StrPrinter
 
 from .. import notation as n
 from .common import LectureLayout, decimal, factored, index_text, layer_text, lecture_factors
+from .maps import MapLayout
 
 
-class LectureTextPrinter(LectureLayout, StrPrinter):
+class LectureTextPrinter(MapLayout, LectureLayout, StrPrinter):
     """SymPy's str printer with the lecture's symbols: a_k^(l-1), ∂E/∂w_jk^(l), δ^(l), ⊙."""
 
     open, close, dot, odot = "(", ")", " · ", " ⊙ "
+    star, full_star, times, _max = "⋆", "⋆full", "x", "max"
+
+    def _name(self, name: str) -> str:
+        return name
+
+    def _sub(self, text: str) -> str:
+        return f"_{{{text}}}"
+
+    def _args(self, text: str) -> str:
+        return f"({text})"
+
+    def _map_sum(self, body: str) -> str:
+        return f"Σ_{{i,j}} ({body})_{{·,i,j}}"
+
+    def _inverse_vec(self, shape: str) -> str:
+        return f"vec⁻¹_{{{shape}}}"
+
+    def _range(self, index: Expr, low: Expr, high: Expr) -> str:
+        return f"{self._print(index)}={self._print(low)}..{self._print(high)}"
+
+    def _between(self, low: Expr, x: Expr, high: Expr) -> str:
+        return f"{self._print(low)} ≤ {self._print(x)} < {self._print(high)}"
+
+    def _iverson(self, condition: str) -> str:
+        return f"[{condition}]"
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         super().__init__(settings or {})
         self._elementwise = False
 
     def _quantity(self, base: str, expr: n.LayerQuantity) -> str:
-        sub = f"_{index_text(expr.indices)}" if expr.indices else ""
+        sub = f"_{index_text(expr.indices, self._print)}" if expr.indices else ""
         return f"{base}{sub}^({layer_text(expr.layer)})"
 
     def _print_Act(self, expr: n.Act) -> str:
@@ -51,7 +77,7 @@ class LectureTextPrinter(LectureLayout, StrPrinter):
         return self._quantity("n", expr)
 
     def _print_Target(self, expr: n.Target) -> str:
-        return f"y_{index_text(expr.indices)}" if expr.args else "y"
+        return f"y_{index_text(expr.indices, self._print)}" if expr.args else "y"
 
     def _print_Partial(self, expr: n.Partial) -> str:
         num, den = (self._print(arg) for arg in expr.args)

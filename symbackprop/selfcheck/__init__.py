@@ -4,23 +4,18 @@ against the layered derivation instantiated for every weight and bias of a small
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import sympy
 from sympy import Expr, Integer, Sum
 
-from .errors import SymbackpropError
-from .ir import Derivation
-from .library import A, Y, Z
-from .notation import Act, Affine, Bias, Decay, E, Partial, Pre, Target, Weight, Width, j, k
-from .printing.text import text
-from .sampling import random_point
-from .spec import Network
-
-#: Digits used to evaluate both sides; agreement is required to about 20 of them.
-DIGITS = 30
-RELATIVE_TOLERANCE = sympy.Float("1e-20", DIGITS)
-
+from ..errors import SymbackpropError
+from ..ir import Derivation
+from ..library import A, Y, Z
+from ..notation import Act, Affine, Bias, Decay, E, Partial, Pre, Target, Weight, Width, j, k
+from ..printing.text import text
+from ..sampling import random_point
+from ..spec import Network
+from .result import DIGITS, RELATIVE_TOLERANCE, CheckResult
 
 #: The self-check differentiates E written out in every weight: its terms multiply with every
 #: layer's width, and its nesting deepens with every layer (Python's recursion limit). These
@@ -40,6 +35,11 @@ def self_check_cost(net: Network) -> int:
 
 def check_small(net: Network) -> None:
     """Refuse at once a network too large for `self_check` to finish in seconds (or at all)."""
+    if not net.dense_only:
+        from . import maps
+
+        maps.check_small(net)
+        return
     cost = self_check_cost(net)
     if net.depth > SELF_CHECK_MAX_LAYERS or cost > SELF_CHECK_MAX_COST:
         raise SymbackpropError(
@@ -49,16 +49,6 @@ def check_small(net: Network) -> None:
             f" layer{'s' * (net.depth != 1)} and a cost of {cost:,}. Leave --self-check out,"
             " or compare the generated gradients with `symbackprop check`"
         )
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One parameter: the layered and the direct derivative at one random point."""
-
-    parameter: str
-    layered: float
-    direct: float
-    ok: bool
 
 
 def leaves(net: Network) -> dict[Expr, sympy.Symbol]:
@@ -117,6 +107,10 @@ def self_check(derivation: Derivation, seed: int = 0) -> list[CheckResult]:
     """Compare the index-form dE/dw and dE/db of every parameter with direct differentiation,
     at one random point (sampling.random_point)."""
     net = derivation.network
+    if not net.dense_only:  # feature maps: E written out from each kind's forward equations
+        from . import maps
+
+        return maps.self_check(derivation, seed)
     check_small(net)
     z, a, loss = forward(net)
     leaf = leaves(net)

@@ -1,0 +1,163 @@
+"""The generated NumPy module of networks with convolution, pooling and flatten layers, against
+PyTorch's autograd (which the package never imports) and finite differences."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from symbackprop.codegen import generate
+from symbackprop.errors import SymbackpropError
+from symbackprop.sampling import random_point
+from symbackprop.spec import Network, load_spec, load_spec_text
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+#: name -> (inputs, layers as TOML tables, loss, output activation): the shapes the helpers'
+#: index arithmetic can get wrong (stride 2, padding, non-square kernels, overlapping and
+#: average pooling, a window the stride leaves rows of, two convolutions in a row).
+NETWORKS = {
+    "lenet-like": (
+        [1, 8, 8],
+        [
+            'kind = "conv2d"\nfilters = 3\nkernel = 3\nactivation = "relu"',
+            'kind = "maxpool2d"\nsize = 2',
+            'kind = "conv2d"\nfilters = 4\nkernel = 2\nactivation = "tanh"',
+            'kind = "flatten"',
+            'units = 5\nactivation = "tanh"',
+        ],
+        "cross_entropy",
+        "softmax",
+    ),
+    "strided and padded": (
+        [2, 7, 6],
+        [
+            'kind = "conv2d"\nfilters = 3\nkernel = [3, 2]\nstride = 2\npadding = [1, 0]\n'
+            'activation = "sigmoid"',
+            'kind = "avgpool2d"\nsize = 2\nstride = 1',
+            'kind = "flatten"',
+        ],
+        "squared_error",
+        "sigmoid",
+    ),
+    "overlapping max pooling": (
+        [1, 9, 9],
+        [
+            'kind = "conv2d"\nfilters = 2\nkernel = 3\npadding = "same"\nactivation = "tanh"',
+            'kind = "maxpool2d"\nsize = 3\nstride = 2',
+            'kind = "conv2d"\nfilters = 2\nkernel = 2\nstride = 2\nactivation = "relu"',
+            'kind = "flatten"',
+        ],
+        "cross_entropy",
+        "softmax",
+    ),
+}
+
+
+def _network(name: str) -> Network:
+    inputs, layers, loss, output = NETWORKS[name]
+    tables = "".join(f"[[layers]]\n{table}\n" for table in layers)
+    units = 3
+    text = (
+        f'name = "n"\ninputs = {inputs}\nloss = "{loss}"\n{tables}'
+        f'[[layers]]\nunits = {units}\nactivation = "{output}"\n'
+    )
+    return load_spec_text(text)
+
+
+def _torch_loss(net: Network, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray):  # type: ignore[no-untyped-def]
+    """E averaged over the batch, written with torch.nn.functional from the spec alone."""
+    tensors = {key: torch.tensor(value, requires_grad=True) for key, value in params.items()}
+    a = torch.tensor(X).reshape(len(X), *net.input_shape)
+    for number, layer in enumerate(net.layers, start=1):
+        if layer.kind == "conv2d":
+            grid = layer.grid
+            assert grid is not None
+            z = F.conv2d(a, tensors[f"W{number}"], tensors[f"b{number}"], grid.stride, grid.padding)
+        elif layer.kind in ("maxpool2d", "avgpool2d"):
+            grid = layer.grid
+            assert grid is not None
+            pool = F.max_pool2d if layer.kind == "maxpool2d" else F.avg_pool2d
+            a = pool(a, grid.kernel, grid.stride)
+            continue
+        elif layer.kind == "flatten":
+            a = a.reshape(len(a), -1)
+            continue
+        else:
+            z = a @ tensors[f"W{number}"].T + tensors[f"b{number}"]
+        name = layer.activation.name
+        if name == "softmax":
+            a = torch.softmax(z, dim=1)
+        else:
+            a = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}[name](z)
+    target = torch.tensor(Y)
+    if net.loss.name == "cross_entropy":
+        per_sample = -(target * torch.log(a)).sum(dim=1)
+    else:
+        per_sample = ((a - target) ** 2).sum(dim=1)
+    return per_sample.mean(), a, tensors
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_gradients_agree_with_torch_autograd(name: str) -> None:
+    net = _network(name)
+    module = generate(net).load()
+    point = random_point(net, batch=5, seed=1)
+    grads = module.gradients(point.params, point.X, point.Y)
+    loss, output, tensors = _torch_loss(net, point.params, point.X, point.Y)
+    loss.backward()
+    assert module.loss(point.params, point.X, point.Y) == pytest.approx(
+        float(loss.detach()), rel=1e-12
+    )
+    np.testing.assert_allclose(module.predict(point.params, point.X), output.detach(), rtol=1e-12)
+    assert set(grads) == set(point.params)
+    for key, tensor in tensors.items():
+        assert grads[key].shape == point.params[key].shape
+        np.testing.assert_allclose(grads[key], tensor.grad.numpy(), rtol=1e-9, atol=1e-13)
+
+
+def test_sgd_step_and_float32() -> None:
+    net = _network("lenet-like")
+    module = generate(net).load()
+    point = random_point(net, batch=4, seed=2)
+    params = {key: value.copy() for key, value in point.params.items()}
+    grads = module.gradients(params, point.X, point.Y)
+    before = module.sgd_step(params, point.X, point.Y, 0.1)
+    assert before == pytest.approx(module.loss(point.params, point.X, point.Y), rel=1e-12)
+    for key in params:
+        np.testing.assert_allclose(params[key], point.params[key] - 0.1 * grads[key], rtol=1e-12)
+    single = {key: value.astype(np.float32) for key, value in point.params.items()}
+    grads32 = module.gradients(single, point.X, point.Y)
+    assert all(value.dtype == np.float32 for value in grads32.values())
+    for key in grads:
+        np.testing.assert_allclose(grads32[key], grads[key], rtol=2e-3, atol=1e-5)
+
+
+def test_init_params_gives_kernels_their_shapes() -> None:
+    net = _network("strided and padded")
+    params = generate(net).load().init_params(seed=0)
+    assert params["W1"].shape == (3, 2, 3, 2) and params["b1"].shape == (3,)
+    assert set(params) == {"W1", "b1", "W4", "b4"}  # pooling and flatten have none
+
+
+def test_the_array_api_backend_refuses_in_one_line() -> None:
+    with pytest.raises(SymbackpropError) as caught:
+        generate(load_spec("digits_cnn"), backend="array-api")
+    assert "\n" not in str(caught.value) and "use the NumPy backend" in str(caught.value)
+
+
+def test_check_passes_on_the_bundled_cnn() -> None:
+    """`symbackprop check`: the generated gradients against central finite differences."""
+    run = subprocess.run(
+        [sys.executable, "-m", "symbackprop", "check", "digits_cnn", "--no-cache"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "W1" in run.stdout
