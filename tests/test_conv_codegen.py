@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,32 @@ def test_check_passes_on_the_bundled_cnn() -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "W1" in run.stdout
+
+
+def test_train_takes_images_converted_once() -> None:
+    """train() converts X to images once; every step then takes them as they are."""
+    net = load_spec("digits_cnn")
+    module = generate(net).load()
+    point = random_point(net, batch=16, seed=4)
+    params = module.init_params(seed=1)
+    history = module.train(params, point.X, point.Y, lr=0.1, epochs=3, batch_size=4)
+    assert len(history) == 3 and all(np.isfinite(history))
+    with pytest.raises(ValueError, match=r"X must have shape \(batch, 64\)"):
+        module.forward(params, point.X.reshape(16, 1, 64))
+
+
+@pytest.mark.parametrize("command", [["verify", "digits_cnn", "E = 1"], ["exercise", "digits_cnn"]])
+def test_verify_and_exercise_refuse_feature_maps_in_one_line(
+    command: list[str], tmp_path: Path
+) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "symbackprop", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.count("\n") == 1 and "dense layers only" in run.stderr
+    assert not list(tmp_path.iterdir())

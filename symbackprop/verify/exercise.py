@@ -20,6 +20,7 @@ from ..ir import Equation, Kind, View
 from ..library import UNBOUNDED_FOR_BCE
 from ..printing.latex import latex, tex_escape
 from ..spec import Network, activation
+from .point import check_dense
 
 #: The activations a seeded variant draws from: smooth, so σ' has one form to write.
 POOL = ("sigmoid", "tanh", "softplus")
@@ -115,6 +116,7 @@ def make(
 ) -> Exercise:
     """The exercise on `network` (its variant when `seed` is given): one question for each
     equation of a concrete layer, L down to 1, of the asked kinds in `view`."""
+    check_dense(network)
     net = network if seed is None else variant(network, seed)
     derivation = derive(net)
     if view not in derivation.views:

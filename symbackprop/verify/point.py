@@ -198,8 +198,20 @@ class Point:
         raise AssertionError(kind)  # pragma: no cover
 
 
+def check_dense(net: Network) -> None:
+    """Refuse a network with feature maps: verify reads dense layers' formulas only (yet)."""
+    if not net.dense_only:
+        kinds = ", ".join(sorted({layer.kind for layer in net.layers} - {"dense"}))
+        raise SymbackpropError(
+            f"{net.name}: verify and exercise read the formulas of dense layers only, and this"
+            f" network has {kinds} layers; `derive --self-check` checks their derivation"
+        )
+
+
 def check_size(net: Network) -> None:
-    """Refuse a network whose Jacobians would be too large to build (MAX_JACOBIAN)."""
+    """Refuse a network whose Jacobians would be too large to build (MAX_JACOBIAN), or that
+    has feature maps (`check_dense`)."""
+    check_dense(net)
     sizes = net.sizes
     for m in range(1, len(sizes)):
         if sizes[m] * sizes[m] * max(sizes[m - 1], 1) > MAX_JACOBIAN:
