@@ -94,7 +94,12 @@ def _torch_loss(net: Network, params: dict[str, np.ndarray], X: np.ndarray, Y: n
         if name == "softmax":
             a = torch.softmax(z, dim=1)
         else:
-            a = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}[name](z)
+            a = {
+                "relu": torch.relu,
+                "tanh": torch.tanh,
+                "sigmoid": torch.sigmoid,
+                "softplus": F.softplus,
+            }[name](z)
     target = torch.tensor(Y)
     if net.loss.name == "cross_entropy":
         per_sample = -(target * torch.log(a)).sum(dim=1)
@@ -191,3 +196,59 @@ def test_verify_and_exercise_refuse_feature_maps_in_one_line(
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.count("\n") == 1 and "dense layers only" in run.stderr
     assert not list(tmp_path.iterdir())
+
+
+def _random_spec(rng: np.random.Generator) -> str:
+    """A random small network mixing conv2d, pooling, flatten and dense layers whose shapes fit
+    (the spec's own shape check would refuse any that did not)."""
+    channels, rows, cols = int(rng.integers(1, 3)), int(rng.integers(5, 9)), int(rng.integers(5, 9))
+    inputs = [channels, rows, cols]
+    layers = []
+    for _ in range(int(rng.integers(1, 4))):
+        if min(rows, cols) < 2:
+            break
+        if rng.random() < 0.6:
+            kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+            stride, ph, pw = (
+                int(rng.integers(1, 3)),
+                int(rng.integers(0, kh)),
+                int(rng.integers(0, kw)),
+            )
+            if kh > rows + 2 * ph or kw > cols + 2 * pw:
+                continue
+            act = str(rng.choice(["tanh", "relu", "sigmoid", "softplus"]))
+            filters = int(rng.integers(1, 4))
+            layers.append(
+                f'kind = "conv2d"\nfilters = {filters}\nkernel = [{kh}, {kw}]\n'
+                f'stride = {stride}\npadding = [{ph}, {pw}]\nactivation = "{act}"'
+            )
+            rows, cols = (rows + 2 * ph - kh) // stride + 1, (cols + 2 * pw - kw) // stride + 1
+        else:
+            size, stride = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+            kind = str(rng.choice(["maxpool2d", "avgpool2d"]))
+            layers.append(f'kind = "{kind}"\nsize = {size}\nstride = {stride}')
+            rows, cols = (rows - size) // stride + 1, (cols - size) // stride + 1
+    layers.append('kind = "flatten"')
+    if rng.random() < 0.5:
+        layers.append('units = 4\nactivation = "tanh"')
+    softmax = bool(rng.random() < 0.5)
+    layers.append(f'units = 3\nactivation = "{"softmax" if softmax else "sigmoid"}"')
+    tables = "".join(f"[[layers]]\n{table}\n" for table in layers)
+    loss = "cross_entropy" if softmax else "squared_error"
+    return f'name = "random"\ninputs = {inputs}\nloss = "{loss}"\n{tables}'
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_networks_agree_with_torch(seed: int) -> None:
+    """Property: any network of the kinds mixed at random gets PyTorch's gradients."""
+    net = load_spec_text(_random_spec(np.random.default_rng(seed)))
+    module = generate(net).load()
+    point = random_point(net, batch=3, seed=seed)
+    grads = module.gradients(point.params, point.X, point.Y)
+    loss, _, tensors = _torch_loss(net, point.params, point.X, point.Y)
+    loss.backward()
+    assert module.loss(point.params, point.X, point.Y) == pytest.approx(
+        float(loss.detach()), rel=1e-12
+    )
+    for key, tensor in tensors.items():
+        np.testing.assert_allclose(grads[key], tensor.grad.numpy(), rtol=1e-9, atol=1e-13)
