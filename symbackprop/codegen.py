@@ -37,6 +37,7 @@ from .printing.numpy import (
 )
 from .printing.text import text
 from .render import environment
+from .shapes import CONV_KINDS
 from .spec import Layer, Network
 
 TEMPLATE = "numpy/module.py.jinja"
@@ -204,7 +205,7 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         "loss_lines": loss_lines,
         "readable_kinds": sorted({layer.kind for layer in net.layers if not _in_place(layer)}),
         "input_shape": f"({', '.join(str(s) for s in net.input_shape)})" if net.input_shape else "",
-        "conv": any(layer.kind == "conv2d" for layer in net.layers),
+        "conv": any(layer.kind in CONV_KINDS for layer in net.layers),
     }
     if not context["readable_kinds"]:
         fast = inplace.layers(program, net.sizes, loss_lines, logs_from_z)
@@ -242,6 +243,9 @@ HELPERS = {
     "_conv2d": ("_conv2d", "_windows"),
     "_conv2d_weights": ("_conv2d_weights", "_windows"),
     "_conv2d_inputs": ("_conv2d_inputs", "_conv2d", "_windows"),
+    "_conv1d": ("_conv1d", "_conv2d", "_windows"),
+    "_conv1d_weights": ("_conv1d_weights", "_conv2d_weights", "_windows"),
+    "_conv1d_inputs": ("_conv1d_inputs", "_conv2d_inputs", "_conv2d", "_windows"),
     "_maxpool2d": ("_maxpool2d", "_windows"),
     "_maxpool2d_inputs": ("_maxpool2d_inputs", "_maxpool2d", "_windows"),
     "_avgpool2d": ("_avgpool2d", "_windows"),

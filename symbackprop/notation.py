@@ -259,11 +259,13 @@ class InputGradient(_Operator):
 
 
 class PerChannel(_Operator):
-    """b added to every position of its channel's feature map; printed as b itself."""
+    """b added to every position of its channel's feature map; printed as b itself; args b and
+    the number of spatial axes (2 for images, 1 for sequences)."""
 
 
 class MapSum(_Operator):
-    """Σ_{i,j} x_{:,i,j}: each channel's feature map summed over its positions."""
+    """Σ_{i,j} x_{:,i,j}: each channel's feature map summed over its positions; args x and the
+    number of spatial axes."""
 
 
 class Pool(_Operator):

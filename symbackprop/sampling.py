@@ -69,9 +69,10 @@ def random_point(net: Network, *, batch: int = 1, seed: int = 0) -> Point:
 
 def weight_shape(net: Network, number: int) -> tuple[int, ...] | None:
     """W{number}'s shape in the generated modules: (units, units below) for a dense layer,
-    (filters, channels below, kernel rows, kernel columns) for conv2d; None without weights."""
+    (filters, channels below, kernel rows, kernel columns) for conv2d, (filters, channels below,
+    kernel length) for conv1d; None without weights."""
     layer = net.layers[number - 1]
-    if layer.kind == "conv2d":
+    if layer.kind in ("conv1d", "conv2d"):
         assert layer.grid is not None
         return (layer.grid.filters, layer.shape_in[0], *layer.grid.kernel)
     if layer.kind == "dense":

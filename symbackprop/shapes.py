@@ -13,13 +13,15 @@ from typing import Any
 
 from .errors import SpecError
 
-#: Layer kinds that slide a window over feature maps (they have a `Grid`).
-GRID_KINDS = ("conv2d", "maxpool2d", "avgpool2d")
+#: Layer kinds that slide a window over feature maps (they have a `Grid`); the convolutions.
+GRID_KINDS = ("conv1d", "conv2d", "maxpool2d", "avgpool2d")
+CONV_KINDS = ("conv1d", "conv2d")
 #: Every layer kind a spec may name.
 LAYER_KINDS = ("dense", *GRID_KINDS, "flatten")
 #: The fields a spec's layer of each kind may give (besides `kind`).
 FIELDS: dict[str, list[str]] = {
     "dense": ["units", "activation", "regularization"],
+    "conv1d": ["filters", "kernel", "stride", "padding", "activation", "regularization"],
     "conv2d": ["filters", "kernel", "stride", "padding", "activation", "regularization"],
     "maxpool2d": ["size", "stride"],
     "avgpool2d": ["size", "stride"],
@@ -32,11 +34,12 @@ MAX_GRID = 1024
 @dataclass(frozen=True)
 class Grid:
     """A window slid over feature maps: its size (kernel) and stride, the zeros padded on each
-    side, and for a convolution its number of filters (output channels)."""
+    side, and for a convolution its number of filters (output channels); one entry per spatial
+    axis (rows, columns; a sequence's one)."""
 
-    kernel: tuple[int, int]
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...] = (1, 1)
+    padding: tuple[int, ...] = (0, 0)
     filters: int = 0
 
 
@@ -59,62 +62,64 @@ def spec_error(where: str, message: str) -> SpecError:
 _fail = spec_error
 
 
-def _pair(value: object, where: str, low: int) -> tuple[int, int]:
-    """An int or a [height, width] pair of ints, each at least `low`."""
-    items = list(value) if isinstance(value, list | tuple) else [value, value]
+def spatial(kind: str) -> int:
+    """The number of spatial axes a layer kind slides over: 1 for conv1d, else 2."""
+    return 1 if kind == "conv1d" else 2
+
+
+def _sizes(value: object, where: str, low: int, dims: int) -> tuple[int, ...]:
+    """An int, or a list of `dims` ints ([height, width] in 2-D), each at least `low`."""
+    items = list(value) if isinstance(value, list | tuple) else [value] * dims
     whole = [v for v in items if isinstance(v, int) and not isinstance(v, bool)]
-    if len(items) != 2 or len(whole) != 2:
-        raise _fail(where, f"expected a whole number or [height, width], got {value!r:.60}")
-    first, second = whole
-    if not (low <= first <= MAX_GRID and low <= second <= MAX_GRID):
+    if len(items) != dims or len(whole) != dims:
+        expected = "a whole number or [height, width]" if dims == 2 else "a whole number"
+        raise _fail(where, f"expected {expected}, got {value!r:.60}")
+    if not all(low <= v <= MAX_GRID for v in whole):
         raise _fail(where, f"must be between {low} and {MAX_GRID}, got {value!r:.60}")
-    return first, second
+    return tuple(whole)
 
 
 def grid_from(kind: str, table: Mapping[str, Any], where: str) -> Grid:
-    """The Grid of a conv2d, maxpool2d or avgpool2d layer's spec table."""
-    if kind == "conv2d":
+    """The Grid of a conv1d, conv2d, maxpool2d or avgpool2d layer's spec table."""
+    dims = spatial(kind)
+    if kind in CONV_KINDS:
         for key in ("filters", "kernel", "activation"):
             if key not in table:
                 raise _fail(f"{where}.{key}", "required field is missing")
         filters = table["filters"]
-        if (
-            isinstance(filters, bool)
-            or not isinstance(filters, int)
-            or not 1 <= filters <= MAX_GRID
-        ):
+        whole = isinstance(filters, int) and not isinstance(filters, bool)
+        if not whole or not 1 <= filters <= MAX_GRID:
             raise _fail(f"{where}.filters", f"must be a whole number from 1 to {MAX_GRID}")
-        kernel = _pair(table["kernel"], f"{where}.kernel", 1)
-        stride = _pair(table.get("stride", 1), f"{where}.stride", 1)
+        kernel = _sizes(table["kernel"], f"{where}.kernel", 1, dims)
+        stride = _sizes(table.get("stride", 1), f"{where}.stride", 1, dims)
         padding = _padding(table.get("padding", "valid"), kernel, stride, f"{where}.padding")
         return Grid(kernel, stride, padding, filters)
     if "size" not in table:
         raise _fail(f"{where}.size", "required field is missing")
-    size = _pair(table["size"], f"{where}.size", 1)
-    stride = _pair(table.get("stride", list(size)), f"{where}.stride", 1)
-    return Grid(size, stride)
+    size = _sizes(table["size"], f"{where}.size", 1, dims)
+    stride = _sizes(table.get("stride", list(size)), f"{where}.stride", 1, dims)
+    return Grid(size, stride, (0,) * dims)
 
 
 def _padding(
-    value: object, kernel: tuple[int, int], stride: tuple[int, int], where: str
-) -> tuple[int, int]:
+    value: object, kernel: tuple[int, ...], stride: tuple[int, ...], where: str
+) -> tuple[int, ...]:
     """`valid` (none), `same` (an output as large as the input: stride 1, odd kernel), or
     numbers of zeros on each side."""
     if value == "valid":
-        return (0, 0)
+        return (0,) * len(kernel)
     if value == "same":
-        if stride != (1, 1) or kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
+        if any(s != 1 for s in stride) or any(k % 2 == 0 for k in kernel):
             raise _fail(
                 where,
                 '"same" needs stride 1 and an odd kernel (zeros on both sides alike);'
-                f" kernel {kernel[0]}x{kernel[1]}, stride {stride[0]}: give the padding in numbers",
+                f" kernel {_shown(kernel)}, stride {stride[0]}: give the padding in numbers",
             )
-        return (kernel[0] // 2, kernel[1] // 2)
+        return tuple(k // 2 for k in kernel)
     if isinstance(value, str):
-        raise _fail(
-            where, f'expected "valid", "same", a whole number or [height, width], got {value!r:.60}'
-        )
-    return _pair(value, where, 0)
+        numbers = "a whole number or [height, width]" if len(kernel) == 2 else "a whole number"
+        raise _fail(where, f'expected "valid", "same", {numbers}, got {value!r:.60}')
+    return _sizes(value, where, 0, len(kernel))
 
 
 def output_shape(
@@ -132,25 +137,31 @@ def output_shape(
     if kind == "flatten":
         return (math.prod(shape),)
     assert grid is not None
-    if len(shape) != 3:
+    dims = spatial(kind)
+    if len(shape) != dims + 1:
+        expected = "(channels, length)" if dims == 1 else "(channels, height, width)"
+        listed = "[channels, length]" if dims == 1 else "[channels, height, width]"
+        got = f"a flat input of {shape[0]}" if len(shape) == 1 else f"feature maps {_shown(shape)}"
         raise _fail(
             where,
-            f"{kind} slides over feature maps (channels, height, width), but this layer"
-            f" receives a flat input of {shape[0]}; give inputs as [channels, height, width]",
+            f"{kind} slides over feature maps {expected}, but this layer receives {got};"
+            f" give inputs as {listed}",
         )
-    channels, height, width = shape
-    (kh, kw), (sh, sw), (ph, pw) = grid.kernel, grid.stride, grid.padding
-    if kh > height + 2 * ph or kw > width + 2 * pw:
-        padded = f" (padded: {height + 2 * ph}x{width + 2 * pw})" if ph or pw else ""
-        what = "kernel" if kind == "conv2d" else "window"
+    channels, sizes = shape[0], shape[1:]
+    kernel, stride, padding = grid.kernel, grid.stride, grid.padding
+    padded = tuple(n + 2 * p for n, p in zip(sizes, padding, strict=True))
+    if any(k > n for k, n in zip(kernel, padded, strict=True)):
+        note = f" (padded: {_shown(padded)})" if any(padding) else ""
+        what = "kernel" if kind in CONV_KINDS else "window"
         raise _fail(
-            where,
-            f"{kind} {what} {kh}x{kw} does not fit its {height}x{width} input{padded}",
+            where, f"{kind} {what} {_shown(kernel)} does not fit its {_shown(sizes)} input{note}"
         )
-    if ph >= kh or pw >= kw:
-        raise _fail(where, f"padding {ph}x{pw} must be smaller than the kernel {kh}x{kw}")
-    out = ((height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1)
-    return (grid.filters if kind == "conv2d" else channels, *out)
+    if any(p >= k for p, k in zip(padding, kernel, strict=True)):
+        raise _fail(
+            where, f"padding {_shown(padding)} must be smaller than the kernel {_shown(kernel)}"
+        )
+    out = tuple((n - k) // s + 1 for n, k, s in zip(padded, kernel, stride, strict=True))
+    return (grid.filters if kind in CONV_KINDS else channels, *out)
 
 
 def _shown(shape: tuple[int, ...]) -> str:
@@ -158,14 +169,16 @@ def _shown(shape: tuple[int, ...]) -> str:
 
 
 def input_shape(value: object, where: str = "inputs") -> tuple[int, ...]:
-    """`inputs`: a number of features, or [channels, height, width] of an image."""
+    """`inputs`: a number of features, [channels, height, width] of an image, or [channels,
+    length] of a sequence."""
     if isinstance(value, list | tuple):
-        if len(value) != 3 or not all(
+        if len(value) not in (2, 3) or not all(
             isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_GRID * 4 for v in value
         ):
             raise _fail(
                 where,
-                f"expected a number of inputs or [channels, height, width], got {value!r:.60}",
+                "expected a number of inputs, [channels, height, width] or [channels, length],"
+                f" got {value!r:.60}",
             )
         return tuple(int(v) for v in value)
     return ()
@@ -179,14 +192,16 @@ def describe(kind: str, grid: Grid | None, shape_out: tuple[int, ...], activatio
     if kind == "flatten":
         return "flatten"
     assert grid is not None
-    (kh, kw), (sh, sw), (ph, pw) = grid.kernel, grid.stride, grid.padding
+    conv = kind in CONV_KINDS
+    kernel, stride, padding = grid.kernel, grid.stride, grid.padding
     parts = [
-        f"{kind} {grid.filters} filters {kh}x{kw}" if kind == "conv2d" else f"{kind} {kh}x{kw}"
+        f"{kind} {grid.filters} filters {_shown(kernel)}" if conv else f"{kind} {_shown(kernel)}"
     ]
-    if (sh, sw) != ((1, 1) if kind == "conv2d" else (kh, kw)):
-        parts.append(f"stride {sh}" if sh == sw else f"stride {sh}x{sw}")
-    if (ph, pw) != (0, 0):
-        parts.append(f"zero padding {ph}" if ph == pw else f"zero padding {ph}x{pw}")
-    if kind == "conv2d":
+    if stride != ((1,) * len(kernel) if conv else kernel):
+        parts.append(f"stride {stride[0]}" if len(set(stride)) == 1 else f"stride {_shown(stride)}")
+    if any(padding):
+        same = len(set(padding)) == 1
+        parts.append(f"zero padding {padding[0]}" if same else f"zero padding {_shown(padding)}")
+    if conv:
         parts.append(activation)
     return ", ".join(parts) + f"; maps {_shown(shape_out)}"

@@ -28,6 +28,7 @@ from .expr import ExprError, parse_expression
 from .files import display_path, read_bounded
 from .library import A, Activation, Loss, Y, Z
 from .shapes import (
+    CONV_KINDS,
     FIELDS,
     GRID_KINDS,
     LAYER_KINDS,
@@ -82,7 +83,8 @@ class Layer:
     activation: Activation
     #: This layer's penalty; None: the network's (`Network.regularization`).
     regularization: Regularization | None = None
-    #: The layer kind (symbackprop.layers.KINDS): dense, conv2d, maxpool2d, avgpool2d, flatten.
+    #: The layer kind (symbackprop.layers.KINDS): dense, conv1d, conv2d, maxpool2d, avgpool2d,
+    #: flatten.
     kind: str = "dense"
     #: A convolution's or pooling layer's window (shapes.Grid); None for dense and flatten.
     grid: Grid | None = None
@@ -93,9 +95,9 @@ class Layer:
 
     @property
     def has_parameters(self) -> bool:
-        """Whether the layer has weights and biases (dense and conv2d; pooling and flatten
-        have none)."""
-        return self.kind in ("dense", "conv2d")
+        """Whether the layer has weights and biases (dense and the convolutions; pooling and
+        flatten have none)."""
+        return self.kind in ("dense", *CONV_KINDS)
 
 
 @dataclass(frozen=True)
@@ -364,7 +366,7 @@ def _check_network(net: Network) -> None:
     if not net.dense_only and any(net.penalty(n) for n in range(1, net.depth + 1)):
         raise _fail(
             "regularization",
-            "is not supported yet in networks with conv2d, pooling or flatten layers",
+            "is not supported yet in networks with convolution, pooling or flatten layers",
         )
     if net.layers[-1].kind != "dense":
         raise _fail(

@@ -45,6 +45,17 @@ NETWORKS = {
         "squared_error",
         "sigmoid",
     ),
+    "sequence, conv1d": (
+        [2, 9],
+        [
+            'kind = "conv1d"\nfilters = 3\nkernel = 3\nstride = 2\npadding = 1\n'
+            'activation = "tanh"',
+            'kind = "conv1d"\nfilters = 2\nkernel = 2\nactivation = "relu"',
+            'kind = "flatten"',
+        ],
+        "squared_error",
+        "sigmoid",
+    ),
     "overlapping max pooling": (
         [1, 9, 9],
         [
@@ -75,10 +86,11 @@ def _torch_loss(net: Network, params: dict[str, np.ndarray], X: np.ndarray, Y: n
     tensors = {key: torch.tensor(value, requires_grad=True) for key, value in params.items()}
     a = torch.tensor(X).reshape(len(X), *net.input_shape)
     for number, layer in enumerate(net.layers, start=1):
-        if layer.kind == "conv2d":
+        if layer.kind in ("conv1d", "conv2d"):
             grid = layer.grid
             assert grid is not None
-            z = F.conv2d(a, tensors[f"W{number}"], tensors[f"b{number}"], grid.stride, grid.padding)
+            conv = F.conv1d if layer.kind == "conv1d" else F.conv2d
+            z = conv(a, tensors[f"W{number}"], tensors[f"b{number}"], grid.stride, grid.padding)
         elif layer.kind in ("maxpool2d", "avgpool2d"):
             grid = layer.grid
             assert grid is not None

@@ -69,6 +69,12 @@ def test_stride_and_padding_give_the_textbook_output_size() -> None:
         ("size = 2", "size = [2, 2, 2]", "expected a whole number or [height, width]"),
         ("inputs = [1, 4, 4]", "inputs = 16", "receives a flat input of 16"),
         (
+            'kind = "conv2d"',
+            'kind = "conv1d"',
+            "conv1d slides over feature maps (channels, length)",
+        ),
+        ("inputs = [1, 4, 4]", "inputs = [1, 4, 4, 4]", "[channels, length]"),
+        (
             'name = "small_cnn"',
             'name = "small_cnn"\nregularization = { l2 = 0.1 }',
             "not supported",
@@ -122,6 +128,28 @@ SELF_CHECKED = {
     "stride 2 and padding": CNN.replace(
         "kernel = 2\n", "kernel = 3\nstride = 2\npadding = 1\n"
     ).replace("size = 2\nstride = 1", "size = 2"),
+    "a sequence: conv1d with stride and padding": """
+name = "seq"
+inputs = [2, 6]
+loss = "squared_error"
+[[layers]]
+kind = "conv1d"
+filters = 2
+kernel = 3
+stride = 2
+padding = 1
+activation = "tanh"
+[[layers]]
+kind = "conv1d"
+filters = 1
+kernel = 2
+activation = "softplus"
+[[layers]]
+kind = "flatten"
+[[layers]]
+units = 1
+activation = "sigmoid"
+""",
     "relu and two convolutions": CNN.replace(
         '[[layers]]\nkind = "maxpool2d"\nsize = 2\nstride = 1\n',
         '[[layers]]\nkind = "conv2d"\nfilters = 1\nkernel = 2\nactivation = "relu"\n',

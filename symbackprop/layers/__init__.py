@@ -72,6 +72,7 @@ class LayerKind(Protocol):
 #: Every layer kind by its name in a spec.
 KINDS: dict[str, object] = {
     "dense": dense,
+    "conv1d": conv2d,
     "conv2d": conv2d,
     "maxpool2d": pool,
     "avgpool2d": pool,

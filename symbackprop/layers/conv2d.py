@@ -1,4 +1,5 @@
-"""The convolution layer: z_{c',i,j} = Σ_c Σ_u Σ_v w_{c',c,u,v} a_{c, s i+u-P, s j+v-P} + b_{c'},
+"""The convolution layers: z_{c',i,j} = Σ_c Σ_u Σ_v w_{c',c,u,v} a_{c, s i+u-P, s j+v-P} + b_{c'}
+(conv2d; conv1d has one spatial axis: z_{c',i} = Σ_c Σ_u w_{c',c,u} a_{c, s i+u-P} + b_{c'}),
 then a = σ(z), at symbolic layer l; positions and channels counted from 0, as the textbooks
 write convolutions, and a^(l-1) read as 0 outside its maps (the padding P).
 
@@ -57,30 +58,56 @@ def _pair(values: tuple[int, ...]) -> Tuple:
 
 @dataclass(frozen=True)
 class Conv2d:
-    """A conv2d layer's kind, bound to its window and shapes: (C, H, W) in, (F, OH, OW) out."""
+    """A convolution layer's kind, bound to its window and shapes: (C, H, W) in, (F, OH, OW)
+    out for conv2d; (C, W) in, (F, OW) out for conv1d (one spatial axis)."""
 
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
     shape_in: tuple[int, ...]
     shape_out: tuple[int, ...]
 
+    @property
+    def _dims(self) -> int:
+        return len(self.kernel)
+
+    @property
+    def _positions(self) -> tuple[sympy.Symbol, ...]:
+        """The output positions i, j (i alone in 1-D)."""
+        return (i, j)[: self._dims]
+
+    @property
+    def _offsets(self) -> tuple[sympy.Symbol, ...]:
+        """The kernel offsets u, v (u alone in 1-D)."""
+        return (u, v)[: self._dims]
+
     # ------------------------------------------------------------ forward
 
-    def _input_at(self, layer: Expr, row: Expr, col: Expr) -> Expr:
-        """a^(l-1)_{c, s_h row + u - P_h, s_w col + v - P_w}: the input a kernel entry meets."""
-        (sh, sw), (ph, pw) = self.stride, self.padding
-        return Act(layer - 1, c, sh * row + u - ph, sw * col + v - pw)
+    def _input_at(self, layer: Expr) -> Expr:
+        """a^(l-1)_{c, s_h i + u - P_h, s_w j + v - P_w}: the input a kernel entry meets."""
+        at = zip(self.stride, self._positions, self._offsets, self.padding, strict=True)
+        return Act(layer - 1, c, *(s * x + off - pad for s, x, off, pad in at))
 
     def _limits(self) -> tuple[tuple[Expr, int, int], ...]:
-        channels = self.shape_in[0]
-        kh, kw = self.kernel
-        return ((v, 0, kw - 1), (u, 0, kh - 1), (c, 0, channels - 1))  # Σ_c outermost
+        """Σ_c Σ_u Σ_v, the outermost first (SymPy's last limit)."""
+        ranges = (
+            (c, 0, self.shape_in[0] - 1),
+            *((o, 0, k - 1) for o, k in zip(self._offsets, self.kernel, strict=True)),
+        )
+        return tuple(reversed(ranges))
+
+    def _over_maps(self) -> tuple[tuple[Expr, int, int], ...]:
+        """Σ_i Σ_j over the output positions, the outermost first."""
+        return tuple(
+            reversed(
+                [(x, 0, n - 1) for x, n in zip(self._positions, self.shape_out[1:], strict=True)]
+            )
+        )
 
     def weighted_input(self) -> Expr:
         """z_{c',i,j}^(l) = Σ_c Σ_u Σ_v w_{c',c,u,v}^(l) a_{c,s i+u-P,s j+v-P}^(l-1)
         + b_{c'}^(l)."""
-        product = Chain(Weight(l_sym, cp, c, u, v), self._input_at(l_sym, i, j))
+        product = Chain(Weight(l_sym, cp, c, *self._offsets), self._input_at(l_sym))
         return Affine(Sum(product, *self._limits()), Bias(l_sym, cp))
 
     def forward(self, view: View, rule: ActivationRule) -> tuple[Equation, ...]:
@@ -89,12 +116,11 @@ class Conv2d:
         if view == "vector":
             z, a = Pre(l_sym), Act(l_sym)
             window = (_pair(self.stride), _pair(self.padding))
-            pre = Affine(
-                Correlate(WeightMatrix(l_sym), Act(l_sym - 1), *window), PerChannel(Bias(l_sym))
-            )
+            bias = PerChannel(Bias(l_sym), Integer(self._dims))
+            pre = Affine(Correlate(WeightMatrix(l_sym), Act(l_sym - 1), *window), bias)
             out = (Sigma(z), Elementwise(rule.activation.expr.xreplace({Z: z})))
             return (Equation(view, "pre", l_sym, z, (pre,)), Equation(view, "act", l_sym, a, out))
-        z_, a_ = Pre(l_sym, cp, i, j), Act(l_sym, cp, i, j)
+        z_, a_ = Pre(l_sym, cp, *self._positions), Act(l_sym, cp, *self._positions)
         out = (Sigma(z_), rule.activation.expr.xreplace({Z: z_}))
         return (
             Equation(view, "pre", l_sym, z_, (self.weighted_input(),)),
@@ -104,14 +130,14 @@ class Conv2d:
     def local_partials(self) -> dict[str, Expr]:
         """dz_{c',i,j}/dw_{c',c,u,v}, dz_{c',i,j}/db_{c'}; dz/da of the input is a sum over the
         kernel entries that meet it (the backward equation of a^(l-1) states it)."""
-        return {"w": self._input_at(l_sym, i, j), "b": sympy.S.One}
+        return {"w": self._input_at(l_sym), "b": sympy.S.One}
 
-    def derived_local_partials(self, channel: int, row: int, col: int) -> dict[str, Expr]:
-        """dz_{c',i,j}/dw_{c',channel,row,col} and dz/db_{c'} of `weighted_input`, the sums
-        written out and differentiated by SymPy (the tests compare them with
-        `local_partials`)."""
+    def derived_local_partials(self, channel: int, *offsets: int) -> dict[str, Expr]:
+        """dz_{c',i,j}/dw_{c',channel,u,v} (u, v the given `offsets`) and dz/db_{c'} of
+        `weighted_input`, the sums written out and differentiated by SymPy (the tests compare
+        them with `local_partials`)."""
         z = self.weighted_input().doit()
-        weight = Weight(l_sym, cp, Integer(channel), Integer(row), Integer(col))
+        weight = Weight(l_sym, cp, Integer(channel), *(Integer(x) for x in offsets))
         return {"w": sympy.diff(z, weight), "b": sympy.diff(z, Bias(l_sym, cp))}
 
     # ------------------------------------------------------------ backward
@@ -139,10 +165,10 @@ class Conv2d:
         return self._index(rule, has_prev)
 
     def _index(self, rule: ActivationRule, has_prev: bool) -> tuple[Equation, ...]:
-        out_channels, out_h, out_w = self.shape_out
-        z_, a_ = Pre(l_sym, cp, i, j), Act(l_sym, cp, i, j)
+        out_channels = self.shape_out[0]
+        z_, a_ = Pre(l_sym, cp, *self._positions), Act(l_sym, cp, *self._positions)
         dE_dz, dE_da = Partial(E, z_), Partial(E, a_)
-        positions = ((j, 0, out_w - 1), (i, 0, out_h - 1))  # Σ_i Σ_j
+        positions = self._over_maps()
         assert rule.derivative is not None
         sigma = rule.derivative.xreplace({A: a_, Z: z_})
         eqs = [
@@ -155,7 +181,7 @@ class Conv2d:
                 (Chain(dE_da, Partial(a_, z_)), Chain(dE_da, sigma), sigma * dE_da),
             ),
         ]
-        weight, bias = Weight(l_sym, cp, c, u, v), Bias(l_sym, cp)
+        weight, bias = Weight(l_sym, cp, c, *self._offsets), Bias(l_sym, cp)
         local = self.local_partials()
         for kind, wrt in (("dE_dw", weight), ("dE_db", bias)):
             steps = (
@@ -164,13 +190,14 @@ class Conv2d:
             )
             eqs.append(Equation("index", kind, l_sym, Partial(E, wrt), steps))  # type: ignore[arg-type]
         if has_prev:
-            (sh, sw), (ph, pw) = self.stride, self.padding
-            a_in = Act(l_sym - 1, c, p, q)
+            inputs = (p, q)[: self._dims]
+            a_in = Act(l_sym - 1, c, *inputs)
             generic = Sum(Chain(dE_dz, Partial(z_, a_in)), *positions, (cp, 0, out_channels - 1))
-            at = Partial(E, Pre(l_sym, cp, (p + ph - u) / sh, (q + pw - v) / sw))
-            kh, kw = self.kernel
-            limits = ((v, 0, kw - 1), (u, 0, kh - 1), (cp, 0, out_channels - 1))
-            concrete = Sum(Chain(Weight(l_sym, cp, c, u, v), at), *limits)
+            at = zip(inputs, self.padding, self._offsets, self.stride, strict=True)
+            met = Partial(E, Pre(l_sym, cp, *((x + pad - off) / s for x, pad, off, s in at)))
+            kernel = zip(self._offsets, self.kernel, strict=True)
+            limits = (*reversed([(off, 0, k - 1) for off, k in kernel]), (cp, 0, out_channels - 1))
+            concrete = Sum(Chain(Weight(l_sym, cp, c, *self._offsets), met), *limits)
             eqs.append(
                 Equation("index", "dE_da_prev", l_sym, Partial(E, a_in), (generic, concrete))
             )
@@ -192,7 +219,13 @@ class Conv2d:
                 Partial(E, WeightMatrix(l_sym)),
                 (KernelGradient(a_prev, delta, *window),),
             ),
-            Equation("vector", "dE_db", l_sym, Partial(E, Bias(l_sym)), (MapSum(delta),)),
+            Equation(
+                "vector",
+                "dE_db",
+                l_sym,
+                Partial(E, Bias(l_sym)),
+                (MapSum(delta, Integer(self._dims)),),
+            ),
         )
 
     # ------------------------------------------------------------ lowering

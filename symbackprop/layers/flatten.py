@@ -23,8 +23,15 @@ class Flattening:
 
     shape_in: tuple[int, ...]
 
+    @property
+    def _indices(self) -> tuple[Expr, ...]:
+        """c, i, j of a map's entry (c, i of a sequence's)."""
+        return (c, i, j)[: len(self.shape_in)]
+
     def _unit(self) -> Expr:
-        """The unit of a^(l) that holds a_{c,i,j}^(l-1)."""
+        """The unit of a^(l) that holds a_{c,i,j}^(l-1) (a_{c,i}^(l-1) of a sequence)."""
+        if len(self.shape_in) == 2:
+            return c * self.shape_in[1] + i + 1
         _, height, width = self.shape_in
         return c * height * width + i * width + j + 1
 
@@ -33,7 +40,7 @@ class Flattening:
         if view == "vector":
             return (Equation(view, "act", l_sym, Act(l_sym), (Flatten(Act(l_sym - 1)),)),)
         lhs = Act(l_sym, self._unit())
-        return (Equation(view, "act", l_sym, lhs, (Act(l_sym - 1, c, i, j),)),)
+        return (Equation(view, "act", l_sym, lhs, (Act(l_sym - 1, *self._indices),)),)
 
     def local_partials(self) -> dict[str, Expr]:
         """∂a_{cHW+iW+j+1}^(l)/∂a_{c,i,j}^(l-1) = 1 (every other unit: 0)."""
@@ -55,7 +62,7 @@ class Flattening:
         """∂E/∂a^(l-1) = vec⁻¹(∂E/∂a^(l)); none for a first layer."""
         if not has_prev or view == "chain":
             return ()
-        lhs = Partial(E, Act(l_sym - 1) if view == "vector" else Act(l_sym - 1, c, i, j))
+        lhs = Partial(E, Act(l_sym - 1) if view == "vector" else Act(l_sym - 1, *self._indices))
         if view == "vector":
             value = Unflatten(upstream, Tuple(*(Integer(s) for s in self.shape_in)))
             return (Equation(view, "dE_da_prev", l_sym, lhs, (value,)),)

@@ -40,8 +40,8 @@ class Pooling:
     """A pooling layer's kind, bound to its operation ("max" or "avg"), window and shapes."""
 
     operation: str
-    window: tuple[int, int]
-    stride: tuple[int, int]
+    window: tuple[int, ...]
+    stride: tuple[int, ...]
     shape_in: tuple[int, ...]
     shape_out: tuple[int, ...]
 

@@ -23,6 +23,7 @@ from ..notation import Act, Delta, Elementwise, LayerQuantity, Pre, Target
 from ..printing.array_api import array_api_code, array_api_statements
 from ..printing.numpy import LINE_WIDTH, Statement, numpy_code, numpy_statements
 from ..printing.text import text
+from ..shapes import CONV_KINDS
 from .program import N_BATCH, Assign, BatchSum, GradientName, Program, Scale, reads
 
 COMMENT_WIDTH = 84
@@ -83,7 +84,7 @@ def layer_facts(derivation: Derivation) -> list[dict[str, Any]]:
     for ld, layer in zip(derivation.layers, derivation.network.layers, strict=True):
         fan_in, fan_out = ld.fan_in, ld.units
         shape: tuple[int, ...] = (ld.units, ld.fan_in)
-        if layer.kind == "conv2d":
+        if layer.kind in CONV_KINDS:
             assert layer.grid is not None
             window = math.prod(layer.grid.kernel)
             fan_in, fan_out = layer.shape_in[0] * window, layer.grid.filters * window

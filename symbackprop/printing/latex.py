@@ -48,8 +48,8 @@ class LectureLatexPrinter(MapLayout, LectureLayout, LatexPrinter):
     def _args(self, text: str) -> str:
         return rf"\left({text}\right)"
 
-    def _map_sum(self, body: str) -> str:
-        return rf"\sum_{{i,j}} {body}_{{\cdot,i,j}}"
+    def _map_sum(self, body: str, positions: str) -> str:
+        return rf"\sum_{{{positions}}} {body}_{{\cdot,{positions}}}"
 
     def _inverse_vec(self, shape: str) -> str:
         return rf"\operatorname{{vec}}^{{-1}}_{{{shape}}}"

@@ -16,6 +16,23 @@ def _numbers(pair: Expr) -> tuple[int, ...]:
     return tuple(int(x) for x in pair.args)
 
 
+def settings(
+    stride: Expr, padding: Expr | None, usual: tuple[int, ...] | None, times: str
+) -> list[str]:
+    """`s=2` and `P=1` (`s=2x1` where the axes differ) for a stride other than `usual` (1 on
+    every axis by default) and a padding other than none."""
+    steps = _numbers(stride)
+    pads = _numbers(padding) if padding is not None else (0,) * len(steps)
+    parts = []
+    if steps != (usual or (1,) * len(steps)):
+        parts.append(
+            f"s={steps[0]}" if len(set(steps)) == 1 else f"s={times.join(map(str, steps))}"
+        )
+    if any(pads):
+        parts.append(f"P={pads[0]}" if len(set(pads)) == 1 else f"P={times.join(map(str, pads))}")
+    return parts
+
+
 class MapLayout:
     """Printing of notation's feature-map operators; `_print` is the SymPy printer's."""
 
@@ -35,21 +52,15 @@ class MapLayout:
         raise NotImplementedError
 
     def _stride_text(
-        self, stride: Expr, padding: Expr | None = None, usual: tuple[int, ...] = (1, 1)
+        self, stride: Expr, padding: Expr | None = None, usual: tuple[int, ...] | None = None
     ) -> str:
         """`s=2, P=1` where the stride or the padding is not the usual one (1, a pooling
         window's size; no padding)."""
-        parts = []
-        (sh, sw), pad = _numbers(stride), _numbers(padding) if padding is not None else (0, 0)
-        if (sh, sw) != usual:
-            parts.append(f"s={sh}" if sh == sw else f"s={sh}{self.times}{sw}")
-        if pad != (0, 0):
-            parts.append(f"P={pad[0]}" if pad[0] == pad[1] else f"P={pad[0]}{self.times}{pad[1]}")
+        parts = settings(stride, padding, usual, self.times)
         return self._sub(",".join(parts)) if parts else ""
 
     def _window(self, window: Expr) -> str:
-        kh, kw = _numbers(window)
-        return f"{kh}{self.times}{kw}"
+        return self.times.join(str(x) for x in _numbers(window))
 
     def _print_Correlate(self, expr: n.Correlate) -> str:
         weights, maps, stride, padding = expr.args
@@ -71,9 +82,10 @@ class MapLayout:
         return str(self._print(expr.args[0]))
 
     def _print_MapSum(self, expr: n.MapSum) -> str:
-        return self._map_sum(str(self._print(expr.args[0])))
+        positions = "i,j" if int(expr.args[1]) == 2 else "i"
+        return self._map_sum(str(self._print(expr.args[0])), positions)
 
-    def _map_sum(self, body: str) -> str:
+    def _map_sum(self, body: str, positions: str) -> str:
         raise NotImplementedError
 
     def _print_Pool(self, expr: n.Pool) -> str:

@@ -18,6 +18,7 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 
 from .. import notation as n
 from .common import decimal, factored, index_text, layer_text, lecture_factors
+from .maps import settings
 
 
 class MathMLError(TypeError):
@@ -281,13 +282,7 @@ class LectureMathMLPrinter(MathMLPresentationPrinter):
         return self._row(operator, self._parens(self._row(*inner)))
 
     def _star(self, name: str, stride: Expr, padding: Expr | None = None) -> Element:
-        (sh, sw) = (int(x) for x in stride.args)
-        pad = tuple(int(x) for x in padding.args) if padding is not None else (0, 0)
-        parts = []
-        if (sh, sw) != (1, 1):
-            parts.append(f"s={sh}" if sh == sw else f"s={sh}x{sw}")
-        if pad != (0, 0):
-            parts.append(f"P={pad[0]}" if pad[0] == pad[1] else f"P={pad[0]}x{pad[1]}")
+        parts = settings(stride, padding, None, "x")
         mark = self._mo(name)
         return self._el("msub", mark, self._mi(",".join(parts))) if parts else mark
 
@@ -317,8 +312,10 @@ class LectureMathMLPrinter(MathMLPresentationPrinter):
         return printed
 
     def _print_MapSum(self, expr: n.MapSum) -> Element:
-        sign = self._el("munder", self._mo("\N{N-ARY SUMMATION}"), self._script_text("i,j"))
-        body = self._el("msub", self._print(expr.args[0]), self._script_text("\N{MIDDLE DOT},i,j"))
+        positions = "i,j" if int(expr.args[1]) == 2 else "i"
+        sign = self._el("munder", self._mo("\N{N-ARY SUMMATION}"), self._script_text(positions))
+        subscript = self._script_text(f"\N{MIDDLE DOT},{positions}")
+        body = self._el("msub", self._print(expr.args[0]), subscript)
         return self._row(sign, body)
 
     def _print_Pool(self, expr: n.Pool) -> Element:

@@ -119,21 +119,29 @@ class LectureNumPyPrinter(NumPyPrinter):
     def _print_Upstream(self, expr: n.Upstream) -> str:
         return f"dE_da{int(expr.layer)}"
 
+    @staticmethod
+    def _conv(stride: Expr) -> str:
+        """_conv2d, or _conv1d for a stride of one spatial axis."""
+        return f"_conv{len(stride.args)}d"
+
     def _print_Correlate(self, expr: n.Correlate) -> str:
         weights, maps, stride, padding = expr.args
-        return self._helper("_conv2d", maps, weights, stride, padding)
+        return self._helper(self._conv(stride), maps, weights, stride, padding)
 
     def _print_KernelGradient(self, expr: n.KernelGradient) -> str:
-        return self._helper("_conv2d_weights", *expr.args)
+        return self._helper(f"{self._conv(expr.args[3])}_weights", *expr.args)
 
     def _print_InputGradient(self, expr: n.InputGradient) -> str:
-        return self._helper("_conv2d_inputs", *expr.args)
+        return self._helper(f"{self._conv(expr.args[3])}_inputs", *expr.args)
 
     def _print_PerChannel(self, expr: n.PerChannel) -> str:
-        return f"{self._print(expr.args[0])}[:, None, None]"
+        bias, dims = expr.args
+        return f"{self._print(bias)}[:{', None' * int(dims)}]"
 
     def _print_MapSum(self, expr: n.MapSum) -> str:
-        return f"{self._bare(expr.args[0])}.sum(axis=(2, 3))"
+        maps, dims = expr.args
+        axes = "(2,)" if int(dims) == 1 else "(2, 3)"
+        return f"{self._bare(maps)}.sum(axis={axes})"
 
     def _print_Pool(self, expr: n.Pool) -> str:
         op, maps, window, stride = expr.args

@@ -28,8 +28,8 @@ class LectureTextPrinter(MapLayout, LectureLayout, StrPrinter):
     def _args(self, text: str) -> str:
         return f"({text})"
 
-    def _map_sum(self, body: str) -> str:
-        return f"Σ_{{i,j}} ({body})_{{·,i,j}}"
+    def _map_sum(self, body: str, positions: str) -> str:
+        return f"Σ_{{{positions}}} ({body})_{{·,{positions}}}"
 
     def _inverse_vec(self, shape: str) -> str:
         return f"vec⁻¹_{{{shape}}}"

@@ -33,6 +33,7 @@ from ..notation import (
 from ..notation import j as unit_j
 from ..printing.text import text
 from ..sampling import random_point, weight_shape
+from ..shapes import CONV_KINDS
 from ..spec import Layer, Network
 from .result import DIGITS, RELATIVE_TOLERANCE, CheckResult
 
@@ -62,8 +63,8 @@ def _units(layer: Layer) -> list[dict[Expr, Expr]]:
     """Every assignment of the free indices of a layer's index-form forward equations."""
     if layer.kind == "dense":
         return [{unit_j: Integer(m)} for m in range(1, layer.units + 1)]
-    names = (cp, i, j) if layer.kind == "conv2d" else (c, i, j)
     shape = layer.shape_in if layer.kind == "flatten" else layer.shape_out
+    names = ((cp if layer.kind in CONV_KINDS else c), i, j)[: len(shape)]
     return [
         {name: Integer(x) for name, x in zip(names, index, strict=True)}
         for index in itertools.product(*(range(s) for s in shape))
