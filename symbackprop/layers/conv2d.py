@@ -52,7 +52,8 @@ c, cp, u, v, i, j, p, q = (
 )
 
 
-def _pair(values: tuple[int, ...]) -> Tuple:
+def integers(values: tuple[int, ...]) -> Tuple:
+    """A window's sizes, stride or padding as the Tuple of Integers an operator node holds."""
     return Tuple(*(Integer(x) for x in values))
 
 
@@ -115,7 +116,7 @@ class Conv2d:
         assert rule.activation.expr is not None
         if view == "vector":
             z, a = Pre(l_sym), Act(l_sym)
-            window = (_pair(self.stride), _pair(self.padding))
+            window = (integers(self.stride), integers(self.padding))
             bias = PerChannel(Bias(l_sym), Integer(self._dims))
             pre = Affine(Correlate(WeightMatrix(l_sym), Act(l_sym - 1), *window), bias)
             out = (Sigma(z), Elementwise(rule.activation.expr.xreplace({Z: z})))
@@ -144,7 +145,7 @@ class Conv2d:
 
     def upstream_vector(self, layer: Expr) -> Expr:
         """∂E/∂a^(l-1) as this layer hands it down: δ^(l) ⋆full rot180(W^(l))."""
-        settings = (_pair(self.shape_in[1:]), _pair(self.stride), _pair(self.padding))
+        settings = (integers(self.shape_in[1:]), integers(self.stride), integers(self.padding))
         return InputGradient(Delta(layer), WeightMatrix(layer), *settings)
 
     def equations(
@@ -209,7 +210,7 @@ class Conv2d:
         concrete = rule.derivative.xreplace({A: Act(l_sym), Z: z})
         rhs = [Partial(E, z), Hadamard(upstream, SigmaPrime(z))]
         rhs.append(upstream if concrete == 1 else Hadamard(upstream, Elementwise(concrete)))
-        window = (_pair(self.kernel), _pair(self.stride), _pair(self.padding))
+        window = (integers(self.kernel), integers(self.stride), integers(self.padding))
         return (
             Equation("vector", "delta", l_sym, delta, tuple(rhs)),
             Equation(

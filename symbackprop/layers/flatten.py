@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sympy import Expr, Integer, Tuple
+from sympy import Expr, Integer
 
 from ..ir import ActivationRule, Equation, LayerDerivation, LossRule, View
 from ..lower.statements import Assign, Statement
 from ..notation import Act, E, Flatten, Partial, Unflatten, l_sym
 from ..spec import Layer
-from .conv2d import c, i, j
+from .conv2d import c, i, integers, j
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Flattening:
             return ()
         lhs = Partial(E, Act(l_sym - 1) if view == "vector" else Act(l_sym - 1, *self._indices))
         if view == "vector":
-            value = Unflatten(upstream, Tuple(*(Integer(s) for s in self.shape_in)))
+            value = Unflatten(upstream, integers(self.shape_in))
             return (Equation(view, "dE_da_prev", l_sym, lhs, (value,)),)
         return (Equation(view, "dE_da_prev", l_sym, lhs, (Partial(E, Act(l_sym, self._unit())),)),)
 

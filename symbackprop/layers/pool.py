@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy
-from sympy import Expr, Integer, Rational, Sum, Tuple
+from sympy import Expr, Rational, Sum
 
 from ..ir import ActivationRule, Equation, LayerDerivation, LossRule, View
 from ..lower.statements import Assign, Statement
@@ -28,11 +28,7 @@ from ..notation import (
     l_sym,
 )
 from ..spec import Layer
-from .conv2d import c, i, j, p, q, u, v
-
-
-def _pair(values: tuple[int, ...]) -> Tuple:
-    return Tuple(*(Integer(x) for x in values))
+from .conv2d import c, i, integers, j, p, q, u, v
 
 
 @dataclass(frozen=True)
@@ -52,7 +48,7 @@ class Pooling:
     def forward(self, view: View, rule: ActivationRule) -> tuple[Equation, ...]:
         """a^(l) = maxpool(a^(l-1)) (or avgpool), at symbolic layer l."""
         if view == "vector":
-            value = Pool(self._op, Act(l_sym - 1), _pair(self.window), _pair(self.stride))
+            value = Pool(self._op, Act(l_sym - 1), integers(self.window), integers(self.stride))
             return (Equation(view, "act", l_sym, Act(l_sym), (value,)),)
         (sh, sw), (kh, kw) = self.stride, self.window
         entry = Act(l_sym - 1, c, sh * i + u, sw * j + v)
@@ -69,7 +65,7 @@ class Pooling:
         if self.operation == "max":
             return {"a_prev": IsArgmax(l_sym, c, i, j, p, q)}
         (kh, kw) = self.window
-        inside = InWindow(p, q, i, j, _pair(self.stride), _pair(self.window))
+        inside = InWindow(p, q, i, j, integers(self.stride), integers(self.window))
         return {"a_prev": Rational(1, kh * kw) * inside}
 
     def upstream_vector(self, layer: Expr) -> Expr:
@@ -93,9 +89,9 @@ class Pooling:
                 self._op,
                 upstream,
                 Act(l_sym - 1),
-                _pair(self.shape_in[1:]),
-                _pair(self.window),
-                _pair(self.stride),
+                integers(self.shape_in[1:]),
+                integers(self.window),
+                integers(self.stride),
             )
             lhs = Partial(E, Act(l_sym - 1))
             return (Equation(view, "dE_da_prev", l_sym, lhs, (value,)),)
