@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import pytest
 
 from symbackprop import derive, load_spec
 from symbackprop.diagram import (
+    COLUMN_GAP,
+    MAP_MAX,
+    MAP_MIN,
+    MAX_CHANNELS,
     MAX_COLUMNS,
     MAX_UNITS,
+    RADIUS,
     Diagram,
+    Window,
     focus,
     overview,
     shown_layers,
     shown_units,
 )
 from symbackprop.printing.latex import latex
+from symbackprop.printing.mathml import mathml
 from symbackprop.render import render
 from symbackprop.spec import load_spec_text
 
@@ -105,3 +113,142 @@ def test_deep_focus_keeps_the_window_around_the_layer() -> None:
     d = focus(net, 10, "index", latex)
     assert sorted({u.layer for u in d.units}) == [0, 9, 10, 11, 20]
     assert _inside(d)
+
+
+def _maps_inside(d: Diagram) -> bool:
+    corners = [p for m in d.maps for s in m.squares for p in s.corners]
+    corners += [p for w in d.windows for p in (*w.funnel, *w.window.corners, *w.cell.corners)]
+    return _inside(d) and all(d.xmin <= x <= d.xmax and d.ymin <= y <= d.ymax for x, y in corners)
+
+
+LENET = """
+name = "lenet_like"
+inputs = [1, 28, 28]
+loss = "cross_entropy"
+[[layers]]
+kind = "conv2d"
+filters = 6
+kernel = 5
+padding = "same"
+activation = "relu"
+[[layers]]
+kind = "avgpool2d"
+size = 2
+[[layers]]
+kind = "conv2d"
+filters = 3
+kernel = [3, 5]
+stride = 2
+activation = "tanh"
+[[layers]]
+kind = "flatten"
+[[layers]]
+units = 10
+activation = "softmax"
+"""
+
+
+def test_a_cnns_feature_maps_are_stacks_of_squares() -> None:
+    net = load_spec("digits_cnn")  # 1x8x8 -> conv 8x6x6 -> maxpool 8x3x3 -> flatten 72 -> 10
+    d = overview(net, latex)
+    assert [(m.layer, m.shape) for m in d.maps] == [(0, (1, 8, 8)), (1, (8, 6, 6)), (2, (8, 3, 3))]
+    assert [len(m.squares) for m in d.maps] == [1, MAX_CHANNELS, MAX_CHANNELS]
+    assert {u.layer for u in d.units} == {3, 4}  # flatten and dense stay columns of units
+    texts = [label.text for label in d.labels]
+    assert {r"1 \times 8 \times 8", r"8 \times 6 \times 6", r"8 \times 3 \times 3"} <= set(texts)
+    assert texts.count(r"\times 8") == 2  # the channels not drawn
+    assert "n^{(3)} = 72" in texts and "a^{(1)}" in texts
+    # squares in proportion to rows x columns, clamped; the front one lower left
+    sides = [m.front.x2 - m.front.x1 for m in d.maps]
+    assert sides[0] > sides[1] > sides[2] == pytest.approx(MAP_MIN)
+    for m in d.maps:
+        assert all(s.x1 > m.front.x1 and s.y1 > m.front.y1 for s in m.squares[:-1])
+    # maps to maps: one window each (conv 3x3, pool 2x2); maps to flatten: one line
+    assert len(d.windows) == 2
+    conv = d.windows[0]
+    assert conv.window.x2 - conv.window.x1 == pytest.approx(3 / 8 * sides[0])
+    flatten_x = {u.x for u in d.units if u.layer == 3}
+    into_flatten = [e for e in d.lines if e.x2 in flatten_x and e.x1 < min(flatten_x)]
+    right = max(sq.x2 for sq in d.maps[2].squares)
+    assert [(e.x1, e.y1, e.y2) for e in into_flatten if e.x1 == right] == [(right, 0.0, 0.0)]
+    assert len([e for e in d.lines if e.x1 < min(flatten_x)]) == 1
+    assert _maps_inside(d)
+    # no all-to-all edges left from the 288 "units" of a feature map
+    assert len(d.lines) == 1 + 5 * 5 + 5  # columns of 72 and 10 show 5 units each
+
+
+def test_a_cnns_mathml_labels_and_a_bigger_network() -> None:
+    d = overview(load_spec_text(LENET), mathml)
+    assert [m.shape for m in d.maps] == [(1, 28, 28), (6, 28, 28), (6, 14, 14), (3, 6, 5)]
+    assert "<mn>6</mn><mo>&#215;</mo><mn>28</mn>" in d.labels[1].text + d.labels[3].text
+    big = d.maps[1].front
+    assert big.x2 - big.x1 == pytest.approx(MAP_MAX)
+    half = d.maps[2].front  # 14x14: half the side of 28x28, the network's largest
+    assert half.x2 - half.x1 == pytest.approx(MAP_MAX / 2)
+    small = d.maps[3].front  # 6 rows, 5 columns: narrower than tall
+    assert small.x2 - small.x1 < small.y2 - small.y1
+    assert [len(m.squares) for m in d.maps] == [1, MAX_CHANNELS, MAX_CHANNELS, 3]
+    assert sum(label.text.count("&#215;") == 1 for label in d.labels) == 2  # ×6 twice, not ×3
+    # stacks do not overlap their neighbours
+    boxes = [(min(s.x1 for s in m.squares), max(s.x2 for s in m.squares)) for m in d.maps]
+    assert all(right < left for (_, right), (left, _) in pairwise(boxes))
+    assert _maps_inside(d)
+    assert _maps_inside(focus(load_spec_text(LENET), 3, "vector", mathml))
+
+
+@pytest.mark.parametrize(
+    ("layer", "labels"),
+    [
+        (1, {"source": "a^{(0)}", "weight": "W^{(1)}", "focus": "z^{(1)}"}),
+        (2, {"source": "a^{(1)}", "focus": "a^{(2)}"}),  # pooling: no weights
+        (3, {"source": "a^{(2)}", "focus": "a^{(3)}"}),
+        (4, {"source": "a_{k}^{(3)}", "weight": "w_{jk}^{(4)}", "focus": "z_{j}^{(4)}"}),
+    ],
+)
+def test_a_cnn_layers_focus_highlights_maps_windows_and_signal(
+    layer: int, labels: dict[str, str]
+) -> None:
+    net = load_spec("digits_cnn")
+    d = focus(net, layer, "index", latex)
+    roles = {m.layer: m.role for m in d.maps} | {u.layer: u.role for u in d.units}
+    assert roles == {
+        n: "focus" if n == layer else "source" if n == layer - 1 else "plain" for n in range(5)
+    }
+    into = {1: "window", 2: "window", 3: "line", 4: "edges"}
+    weight = [w for w in d.windows if w.role == "weight"] + [
+        e for e in d.lines if e.role == "weight"
+    ]
+    assert weight and all(isinstance(w, Window) == (into[layer] == "window") for w in weight)
+    if into[layer] == "line":
+        assert len(weight) == 1
+    signal = [w for w in d.windows if w.role == "signal"] + [
+        e for e in d.lines if e.role == "signal" and not e.arrow
+    ]
+    assert signal or layer == net.depth
+    assert [e.arrow for e in d.lines if e.role == "signal"].count(True) == 1
+    assert (d.loss_role == "signal") == (layer == net.depth)
+    shown = {label.role: label.text for label in d.labels if label.role != "plain"}
+    assert {k: v for k, v in shown.items() if k != "signal"} == labels
+    assert "signal" in shown
+    assert _maps_inside(d)
+
+
+def test_vector_view_signal_into_a_layer_below_pooling_is_de_da() -> None:
+    net = load_spec("digits_cnn")
+
+    def signal(layer: int) -> str:
+        d = focus(net, layer, "vector", latex)
+        return next(label.text for label in d.labels if label.role == "signal")
+
+    assert signal(1) == r"\frac{\partial E}{\partial a^{(1)}}"  # no delta^(2): pooling has no z
+    assert signal(3) == r"\delta^{(4)}"
+
+
+@pytest.mark.parametrize("name", ["seed_chain", "classifier"])
+def test_dense_networks_draw_no_maps(name: str) -> None:
+    net = load_spec(name)
+    for d in (overview(net, latex), focus(net, 1, "vector", mathml)):
+        assert d.maps == () and d.windows == ()
+        assert d.xmin == -RADIUS - 0.2 - 0.4
+        xs = sorted({u.x for u in d.units})
+        assert all(b - a == pytest.approx(COLUMN_GAP) for a, b in pairwise(xs))
