@@ -47,6 +47,10 @@ _PIECEWISE_KINDS = (sympy.Abs, sympy.Max, sympy.Min, Piecewise, Heaviside, sympy
 DERIVE_SECONDS = 60.0
 
 
+#: How often the derivation's alarm fires again once its time is up (seconds).
+REARM_SECONDS = 0.05
+
+
 class _OutOfTime(BaseException):
     """Raised inside SymPy by the alarm of _time_limit (not an Exception: SymPy catches those)."""
 
@@ -65,10 +69,13 @@ def _time_limit(seconds: float, message: Callable[[], str]) -> Iterator[None]:
         raise _OutOfTime
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # It fires again every REARM seconds after the limit: an alarm that lands in a callback
+    # whose exceptions Python ignores (a weakref's, during garbage collection) is not lost.
+    signal.setitimer(signal.ITIMER_REAL, seconds, REARM_SECONDS)
     try:
         yield
     except _OutOfTime:
+        signal.setitimer(signal.ITIMER_REAL, 0)
         raise SpecError(message()) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
