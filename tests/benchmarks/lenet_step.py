@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -81,6 +82,8 @@ BATCHES = (1, 32, 256)
 DTYPES = ("float64", "float32")
 #: the parameters in order: conv W1 (6,1,5,5), W3 (16,6,5,5), dense W6 (120,256), W7, W8
 KEYS = ("W1", "b1", "W3", "b3", "W6", "b6", "W7", "b7", "W8", "b8")
+REST = "_backward minus its conv/pool helpers (δ, masks, dense layers)"
+OUTSIDE = "sgd_step minus forward and _backward (loss, targets, update)"
 PROFILED = ("_conv2d", "_maxpool2d", "_conv2d_weights", "_conv2d_inputs", "_maxpool2d_inputs")
 
 
@@ -97,6 +100,12 @@ def problem(
     X = rng.normal(size=(batch, 28 * 28))
     Y = np.eye(10)[rng.integers(10, size=batch)]
     return {k: params[k].astype(dtype) for k in KEYS}, X.astype(dtype), Y.astype(dtype)
+
+
+def save(path: Path, params: Params, X: np.ndarray, Y: np.ndarray) -> None:
+    """One shape's data for the workers, in one .npz file."""
+    arrays: dict[str, Any] = {"X": X, "Y": Y, **params}
+    np.savez(path, **arrays)
 
 
 class TorchLeNet(TorchStep):
@@ -132,7 +141,7 @@ class JaxLeNet(JaxStep):
         import jax
         import jax.numpy as jnp
 
-        jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
         self.jax = jax
         self.keys = list(params)
         self.state = [jnp.asarray(params[k]) for k in self.keys]
@@ -162,7 +171,9 @@ class JaxLeNet(JaxStep):
         self._step = jax.jit(step, donate_argnums=0)
 
 
-def make(name: str, module: ModuleType | None, params: Params, X: np.ndarray, Y: np.ndarray) -> Impl:
+def make(
+    name: str, module: ModuleType | None, params: Params, X: np.ndarray, Y: np.ndarray
+) -> Impl:
     """The implementation `name` for this data (module: the loaded generated module)."""
     if name == "generated":
         assert module is not None
@@ -174,7 +185,9 @@ def make(name: str, module: ModuleType | None, params: Params, X: np.ndarray, Y:
     raise ValueError(f"unknown implementation {name!r}")
 
 
-def profile(module: ModuleType, params: Params, X: np.ndarray, Y: np.ndarray, steps: int) -> dict:  # type: ignore[type-arg]
+def profile(
+    module: ModuleType, params: Params, X: np.ndarray, Y: np.ndarray, steps: int
+) -> dict[str, float]:
     """Median ms per step of sgd_step, forward, _backward and each conv/pool helper (inclusive:
     _conv2d_inputs calls _conv2d, _maxpool2d_inputs calls _maxpool2d), by wrapping the module's
     functions with timers; the helpers' forward and backward calls are counted apart."""
@@ -207,17 +220,16 @@ def profile(module: ModuleType, params: Params, X: np.ndarray, Y: np.ndarray, st
             start = time.perf_counter()
             module.sgd_step(state, X, Y, 1e-3)
             spent["sgd_step"] = time.perf_counter() - start
+            helpers = sum(v for k, v in spent.items() if k.startswith("_backward:_conv2d_"))
+            helpers += spent["_backward:_maxpool2d_inputs"]
+            spent[REST] = spent["_backward"] - helpers
+            spent[OUTSIDE] = spent["sgd_step"] - spent["forward"] - spent["_backward"]
             for key, value in spent.items():
                 samples.setdefault(key, []).append(value)
     finally:
         for name, fn in originals.items():
             setattr(module, name, fn)
     result = {key: 1e3 * statistics.median(values) for key, values in samples.items()}
-    helpers = sum(v for k, v in result.items() if k.startswith("_backward:") and k != "_backward:_conv2d")
-    result["_backward: rest (δ, masks, dense layers)"] = result["_backward"] - helpers
-    result["loss, update, targets (sgd_step - forward - _backward)"] = (
-        result["sgd_step"] - result["forward"] - result["_backward"]
-    )
     return result
 
 
@@ -273,7 +285,9 @@ class LeNetWorker(Worker):
         )
 
 
-def check(workers: list[LeNetWorker], reference: Params, loss: float, folder: Path, dtype: str) -> dict[str, float]:
+def check(
+    workers: list[LeNetWorker], reference: Params, loss: float, folder: Path, dtype: str
+) -> dict[str, float]:
     """Each worker's step at lr = 1: the largest relative difference of its implied gradients
     (per array, relative to the array's largest reference entry) and loss from ours; stops the
     run when one exceeds the tolerance."""
@@ -327,19 +341,25 @@ def table(rows: list[dict[str, Any]], names: list[str]) -> list[str]:
             ratios[0] = f"{others[best] / s['generated']:.2f} ({best})"
             if "torch_eager" in s:
                 ratios[1] = f"{s['torch_eager'] / s['generated']:.2f}"
-        lines.append(f"| {row['batch']} | {row['dtype']} | {' | '.join(cells)} | {' | '.join(ratios)} |")
+        lines.append(
+            f"| {row['batch']} | {row['dtype']} | {' | '.join(cells)} | {' | '.join(ratios)} |"
+        )
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.lenet_step")
     parser.add_argument("--repeat", type=int, default=40, help="timed steps a shape (batch < 256)")
-    parser.add_argument("--large-repeat", type=int, help="timed steps at batch 256 (default repeat/4, >= 5)")
+    parser.add_argument(
+        "--large-repeat", type=int, help="timed steps at batch 256 (default repeat/4, >= 5)"
+    )
     parser.add_argument("--quick", action="store_true", help="two steps a shape: a smoke test")
     parser.add_argument("--batch", type=int, nargs="+", default=list(BATCHES))
     parser.add_argument("--dtypes", nargs="+", default=list(DTYPES))
     parser.add_argument("--impls", nargs="+", default=list(NAMES))
-    parser.add_argument("--profile", action="store_true", help="also profile ours, batch 32 float32")
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile ours, batch 32 float32"
+    )
     parser.add_argument("--profile-only", action="store_true", help="only the profile")
     parser.add_argument("--json", help="save the figures to this file")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
@@ -352,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
 
     repeat = 2 if args.quick else args.repeat
     large = 2 if args.quick else args.large_repeat or max(5, repeat // 4)
-    warmup = 1 if args.quick else 3
+    warmup = 1 if args.quick else 5
     names = [n for n in args.impls if available(n)]
     if "generated" not in names:
         raise SystemExit("the generated module is the reference: keep it in --impls")
@@ -361,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     skipped = [n for n in args.impls if n not in names and not args.profile_only]
     if skipped:
         print(f"not installed, skipped: {', '.join(skipped)}")
+    load_before = os.getloadavg()
     generated = generate(load_spec_text(TOML))
     reference_module = generated.load()
     env = thread_env(THREADS)
@@ -376,13 +397,15 @@ def main(argv: list[str] | None = None) -> int:
             for batch, dtype in shapes:
                 params, X, Y = problem(reference_module, batch, np.dtype(dtype).type)
                 data = folder / "data.npz"
-                np.savez(data, X=X, Y=Y, **params)
+                save(data, params, X, Y)
                 setup = {
                     w.name: w.ask(cmd="setup", module=str(source), data=str(data))["setup_seconds"]
                     for w in workers
                 }
                 as64 = {k: v.astype(np.float64) for k, v in params.items()}
-                reference = reference_module.gradients(as64, X.astype(np.float64), Y.astype(np.float64))
+                reference = reference_module.gradients(
+                    as64, X.astype(np.float64), Y.astype(np.float64)
+                )
                 loss = reference_module.loss(as64, X.astype(np.float64), Y.astype(np.float64))
                 start = time.perf_counter()
                 diffs = check(workers, reference, loss, folder, dtype)
@@ -406,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile or args.profile_only:
                 params, X, Y = problem(reference_module, 32, np.float32)
                 data = folder / "data.npz"
-                np.savez(data, X=X, Y=Y, **params)
+                save(data, params, X, Y)
                 workers[0].ask(cmd="setup", module=str(source), data=str(data))
                 prof = workers[0].ask(cmd="profile", steps=5 if args.quick else 30)["ms"]
         finally:
@@ -423,7 +446,13 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in prof.items():
             print(f"  {key:<58} {value:8.3f}")
     if args.json:
-        payload = {"machine": machine, "network": TOML, "steps": rows, "profile_b32_float32_ms": prof}
+        payload = {
+            "load_average_1_5_15_min": {"before": load_before, "after": os.getloadavg()},
+            "machine": machine,
+            "network": TOML,
+            "steps": rows,
+            "profile_b32_float32_ms": prof,
+        }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     return 0
