@@ -274,7 +274,8 @@ class Pool(_Operator):
 
 class PoolGradient(_Operator):
     """∂E/∂a^(l-1) of a pooling layer from ∂E/∂a^(l): routed to each window's maximum, or
-    spread evenly over it; args the operation, ∂E/∂a^(l), a^(l-1), window, stride."""
+    spread evenly over it; args the operation, ∂E/∂a^(l), a^(l-1), a^(l), the input's shape,
+    window, stride."""
 
 
 class Flatten(_Operator):

@@ -153,7 +153,8 @@ def test_maxpool2d_constant_input_routes_to_first() -> None:
     rng = np.random.default_rng(3)
     _check_maxpool(np.ones((1, 1, 6, 6)), (3, 3), (2, 2), rng)
     G = np.ones((1, 1, 2, 2))
-    grad = maxpool2d_inputs(G, np.ones((1, 1, 6, 6)), (3, 3), (2, 2))
+    ones = np.ones((1, 1, 6, 6))
+    grad = maxpool2d_inputs(G, ones, maxpool2d(ones, (3, 3), (2, 2)), (3, 3), (2, 2))
     expected = np.zeros((6, 6))
     expected[0:3:2, 0:3:2] = 1
     np.testing.assert_array_equal(grad[0, 0], expected)
@@ -162,7 +163,8 @@ def test_maxpool2d_constant_input_routes_to_first() -> None:
 def test_maxpool2d_inputs_sends_nothing_but_to_the_maximum() -> None:
     """An infinite upstream value reaches its window's maximum only; elsewhere exactly 0."""
     a = np.arange(16.0).reshape(1, 1, 4, 4)
-    grad = maxpool2d_inputs(np.full((1, 1, 2, 2), np.inf), a, (2, 2), (2, 2))
+    top = maxpool2d(a, (2, 2), (2, 2))
+    grad = maxpool2d_inputs(np.full((1, 1, 2, 2), np.inf), a, top, (2, 2), (2, 2))
     expected = np.zeros((4, 4))
     expected[1::2, 1::2] = np.inf
     np.testing.assert_array_equal(grad[0, 0], expected)
@@ -179,7 +181,7 @@ def _check_maxpool(
     (z_ref * _tensor(G)).sum().backward()
     assert z.shape == tuple(z_ref.shape)
     np.testing.assert_array_equal(z, z_ref.detach().numpy())
-    grad = maxpool2d_inputs(G, a, size, stride)
+    grad = maxpool2d_inputs(G, a, z, size, stride)
     assert grad.shape == a.shape
     np.testing.assert_allclose(grad, at.grad.numpy(), rtol=0, atol=1e-12)
 
@@ -218,7 +220,7 @@ def test_float32_stays_float32() -> None:
     pooled = maxpool2d(a, (3, 3), (2, 2))
     up = np.ones_like(pooled)
     outputs["maxpool2d"] = pooled
-    outputs["maxpool2d_inputs"] = maxpool2d_inputs(up, a, (3, 3), (2, 2))
+    outputs["maxpool2d_inputs"] = maxpool2d_inputs(up, a, pooled, (3, 3), (2, 2))
     outputs["avgpool2d"] = avgpool2d(a, (3, 3), (2, 2))
     outputs["avgpool2d_inputs"] = avgpool2d_inputs(up, (9, 8), (3, 3), (2, 2))
     assert {name: value.dtype for name, value in outputs.items()} == dict.fromkeys(

@@ -89,6 +89,7 @@ class Pooling:
                 self._op,
                 upstream,
                 Act(l_sym - 1),
+                Act(l_sym),
                 integers(self.shape_in[1:]),
                 integers(self.window),
                 integers(self.stride),

@@ -95,7 +95,7 @@ class MapLayout:
         return name + self._args(str(self._print(maps)))
 
     def _print_PoolGradient(self, expr: n.PoolGradient) -> str:
-        op, upstream, maps, _, window, stride = expr.args
+        op, upstream, maps, _, _, window, stride = expr.args
         name = self._name("route" if str(op) == "max" else "spread")
         name += self._sub(self._window(window))
         name += self._stride_text(stride, usual=_numbers(window))

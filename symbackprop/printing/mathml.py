@@ -323,7 +323,7 @@ class LectureMathMLPrinter(MathMLPresentationPrinter):
         return self._applied(self._op(f"{op}pool", self._size(window)), self._print(maps))
 
     def _print_PoolGradient(self, expr: n.PoolGradient) -> Element:
-        op, upstream, maps, _, window, _ = expr.args
+        op, upstream, maps, _, _, window, _ = expr.args
         name = "route" if str(op) == "max" else "spread"
         args = [self._print(upstream)] + ([self._print(maps)] if str(op) == "max" else [])
         return self._applied(self._op(name, self._size(window)), *args)

@@ -148,9 +148,9 @@ class LectureNumPyPrinter(NumPyPrinter):
         return self._helper(f"_{op}pool2d", maps, window, stride)
 
     def _print_PoolGradient(self, expr: n.PoolGradient) -> str:
-        op, upstream, maps, shape, window, stride = expr.args
+        op, upstream, maps, pooled, shape, window, stride = expr.args
         if str(op) == "max":
-            return self._helper("_maxpool2d_inputs", upstream, maps, window, stride)
+            return self._helper("_maxpool2d_inputs", upstream, maps, pooled, window, stride)
         return self._helper("_avgpool2d_inputs", upstream, shape, window, stride)
 
     def _print_Flatten(self, expr: n.Flatten) -> str:
