@@ -24,7 +24,9 @@ from .fit import Fit, split
 from .fit import run as run_epochs
 from .gradcheck import load_module
 from .printing.text import text
+from .sampling import weight_shape
 from .schedules import Schedule
+from .shapes import CONV_KINDS
 from .spec import Network
 
 if TYPE_CHECKING:
@@ -48,8 +50,19 @@ MAX_ACTIVATIONS = 50_000_000
 
 def parameter_count(network: Network) -> int:
     """The weights and biases of `network`."""
-    sizes = network.sizes
-    return sum((sizes[i] + 1) * sizes[i + 1] for i in range(len(sizes) - 1))
+    shapes = (weight_shape(network, number) for number in range(1, network.depth + 1))
+    return sum(math.prod(shape) + shape[0] for shape in shapes if shape is not None)
+
+
+def values_per_sample(network: Network) -> int:
+    """The values one sample makes in a step: every layer's z and a, and a convolution's
+    windows laid out as columns (channels x kernel entries x output positions)."""
+    columns = sum(
+        layer.shape_in[0] * math.prod(layer.grid.kernel) * math.prod(layer.shape_out[1:])
+        for layer in network.layers
+        if layer.grid is not None and layer.kind in CONV_KINDS
+    )
+    return sum(network.sizes) + columns
 
 
 def check_size(network: Network, rows: int | None = None) -> None:
@@ -62,11 +75,12 @@ def check_size(network: Network, rows: int | None = None) -> None:
             f"{network.source}: layer sizes {sizes} make {count:,} weights and biases, more than"
             f" the {MAX_PARAMETERS:,} that check and train hold in memory"
         )
-    if rows is not None and rows * sum(network.sizes) > MAX_ACTIVATIONS:
+    per_sample = values_per_sample(network)
+    if rows is not None and rows * per_sample > MAX_ACTIVATIONS:
         raise SymbackpropError(
             f"{network.source}: {rows:,} rows through layer sizes {sizes} make"
-            f" {rows * sum(network.sizes):,} activations, more than the {MAX_ACTIVATIONS:,}"
-            " that train computes at once; use fewer rows or smaller layers"
+            f" {rows * per_sample:,} activations, more than the {MAX_ACTIVATIONS:,}"
+            " that check and train compute at once; use fewer rows or smaller layers"
         )
 
 

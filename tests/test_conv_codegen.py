@@ -264,3 +264,24 @@ def test_random_networks_agree_with_torch(seed: int) -> None:
     )
     for key, tensor in tensors.items():
         np.testing.assert_allclose(grads[key], tensor.grad.numpy(), rtol=1e-9, atol=1e-13)
+
+
+def test_check_and_train_refuse_a_convolution_too_large_for_memory(tmp_path: Path) -> None:
+    """The windows a convolution lays out as columns count: 4 samples of 16x200x200 through 5x5
+    kernels would take 4 x 16 x 25 x 196² values, refused at once in one line."""
+    spec = tmp_path / "big.toml"
+    spec.write_text(
+        'name = "big"\ninputs = [16, 200, 200]\nloss = "cross_entropy"\n'
+        '[[layers]]\nkind = "conv2d"\nfilters = 2\nkernel = 5\nactivation = "relu"\n'
+        '[[layers]]\nkind = "flatten"\n[[layers]]\nunits = 2\nactivation = "softmax"\n',
+        encoding="utf-8",
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "symbackprop", "check", str(spec), "--no-cache"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "64,640,264 activations" in run.stderr

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:  # NumPy's seeds are 0 or more
         raise SymbackpropError(f"--seed must be 0 or more, got {args.seed}")
     network = load_spec(args.spec)
-    check_size(network)
+    check_size(network, rows=4)  # the random point's samples (gradcheck's batch)
     with Progress(keep=False) as progress:
         use = cache.enabled(args.no_cache)
         generated, kinked = cache.module(
