@@ -301,6 +301,10 @@ def _layer_where(index: int) -> str:
 
 def _check_network(net: Network) -> None:
     _check_identifier(net.name, "name")
+    if net.input_shape and net.inputs > MAX_UNITS:
+        shown = ", ".join(str(n) for n in net.input_shape)
+        message = f"[{shown}] makes {net.inputs:,} values a sample; at most {MAX_UNITS:,}"
+        raise _fail("inputs", message)
     _check_count(net.inputs, "inputs")
     if not isinstance(net.layers, tuple) or not all(isinstance(x, Layer) for x in net.layers):
         raise _fail("layers", "must be a sequence of Layer(units, activation)")

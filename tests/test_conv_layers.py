@@ -74,6 +74,7 @@ def test_stride_and_padding_give_the_textbook_output_size() -> None:
             "conv1d slides over feature maps (channels, length)",
         ),
         ("inputs = [1, 4, 4]", "inputs = [1, 4, 4, 4]", "[channels, length]"),
+        ("inputs = [1, 4, 4]", "inputs = [1024, 64, 64]", "[1024, 64, 64] makes 4,194,304 values"),
         (
             'name = "small_cnn"',
             'name = "small_cnn"\nregularization = { l2 = 0.1 }',
