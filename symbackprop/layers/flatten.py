@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from sympy import Expr, Integer
 
 from ..ir import ActivationRule, Equation, LayerDerivation, LossRule, View
-from ..lower.statements import Assign, Statement
+from ..lower.statements import Statement
 from ..notation import Act, E, Flatten, Partial, Unflatten, l_sym
 from ..spec import Layer
+from . import unweighted
 from .conv2d import c, i, integers, j
 
 
@@ -48,7 +49,7 @@ class Flattening:
 
     def upstream_vector(self, layer: Expr) -> Expr:
         """∂E/∂a^(l-1), which this layer computes and names."""
-        return Partial(E, Act(layer - 1))
+        return unweighted.upstream_vector(layer)
 
     def equations(
         self,
@@ -70,15 +71,13 @@ class Flattening:
 
     def lower_forward(self, ld: LayerDerivation) -> list[Statement]:
         """a^(l) = vec(a^(l-1))."""
-        eq = ld.require("vector", "act")
-        return [Assign(eq.lhs, eq.final, eq)]
+        return unweighted.lower_forward(ld)
 
     def lower_backward(
         self, ld: LayerDerivation, is_output: bool, values: dict[Expr, Expr]
     ) -> list[Statement]:
         """∂E/∂a^(l-1) in the maps' shape, named for the layer below."""
-        eq = ld.equation("vector", "dE_da_prev")
-        return [] if eq is None else [Assign(eq.lhs, eq.final, eq)]
+        return unweighted.lower_backward(ld)
 
 
 def bind(layer: Layer) -> Flattening:

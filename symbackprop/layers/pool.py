@@ -14,7 +14,7 @@ import sympy
 from sympy import Expr, Rational, Sum
 
 from ..ir import ActivationRule, Equation, LayerDerivation, LossRule, View
-from ..lower.statements import Assign, Statement
+from ..lower.statements import Statement
 from ..notation import (
     Act,
     Chain,
@@ -28,6 +28,7 @@ from ..notation import (
     l_sym,
 )
 from ..spec import Layer
+from . import unweighted
 from .conv2d import c, i, integers, j, p, q, u, v
 
 
@@ -70,7 +71,7 @@ class Pooling:
 
     def upstream_vector(self, layer: Expr) -> Expr:
         """∂E/∂a^(l-1), which this layer computes and names."""
-        return Partial(E, Act(layer - 1))
+        return unweighted.upstream_vector(layer)
 
     def equations(
         self,
@@ -105,15 +106,13 @@ class Pooling:
 
     def lower_forward(self, ld: LayerDerivation) -> list[Statement]:
         """a^(l) = maxpool(a^(l-1)) or avgpool(a^(l-1))."""
-        eq = ld.require("vector", "act")
-        return [Assign(eq.lhs, eq.final, eq)]
+        return unweighted.lower_forward(ld)
 
     def lower_backward(
         self, ld: LayerDerivation, is_output: bool, values: dict[Expr, Expr]
     ) -> list[Statement]:
         """∂E/∂a^(l-1), named for the layer below (none below the first layer)."""
-        eq = ld.equation("vector", "dE_da_prev")
-        return [] if eq is None else [Assign(eq.lhs, eq.final, eq)]
+        return unweighted.lower_backward(ld)
 
 
 def bind(layer: Layer) -> Pooling:
