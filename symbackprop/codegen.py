@@ -184,13 +184,7 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         "activations": [
             layer.activation.name if layer.has_parameters else layer.kind for layer in net.layers
         ],
-        "layout": [
-            "x".join(str(s) for s in shape)
-            for shape in (
-                net.input_shape or (net.inputs,),
-                *(layer.shape_out for layer in net.layers),
-            )
-        ],
+        "layout": net.layout,
         "loss_name": net.loss.name,
         "layers": layers,
         "loss": loss_fetched,

@@ -149,8 +149,7 @@ class Derivation:
 
     def __repr__(self) -> str:
         net = self.network
-        shapes = (net.input_shape or (net.inputs,), *(layer.shape_out for layer in net.layers))
-        sizes = _elided(["x".join(str(s) for s in shape) for shape in shapes], "-")
+        sizes = _elided(net.layout, "-")
         activations = _elided(
             [layer.activation.name if layer.has_parameters else layer.kind for layer in net.layers],
             "/",

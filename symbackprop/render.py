@@ -24,7 +24,6 @@ if TYPE_CHECKING:  # not at run time: ir imports this module (lazily) to display
 
     from .ir import ActivationRule, Derivation, Equation, View
     from .progress import Report
-    from .spec import Network
 
 Format = Literal["latex", "beamer", "markdown", "text", "html", "revealjs"]
 FORMATS: dict[Format, str] = {
@@ -343,7 +342,7 @@ def context(
     return {
         "name": net.name,
         "source": net.source,
-        "sizes": list(net.sizes) if net.dense_only else _layout(net),
+        "sizes": list(net.sizes) if net.dense_only else net.layout,
         "depth": net.depth,
         "loss_name": net.loss.name,
         "targets_sum_to_one": derivation.loss.targets_sum_to_one,
@@ -354,12 +353,6 @@ def context(
         "views": view_list,
         "selected": len(shown_layers) < net.depth,
     }
-
-
-def _layout(net: Network) -> list[str]:
-    """The shape of the inputs and of every layer's output: 1x28x28, 6x24x24, ..., 10."""
-    shapes = (net.input_shape or (net.inputs,), *(layer.shape_out for layer in net.layers))
-    return ["x".join(str(s) for s in shape) for shape in shapes]
 
 
 def layer_runs(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -128,6 +128,17 @@ class Network:
         return (self.inputs, *(layer.units for layer in self.layers))
 
     @property
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The shape of the inputs and of every layer's output, the batch left out: (1, 8, 8),
+        (8, 6, 6), ..., (10,); each a one-entry shape for a flat vector."""
+        return (self.input_shape or (self.inputs,), *(layer.shape_out for layer in self.layers))
+
+    @property
+    def layout(self) -> list[str]:
+        """`shapes` as documents write them: 1x8x8, 8x6x6, ..., 10."""
+        return ["x".join(str(s) for s in shape) for shape in self.shapes]
+
+    @property
     def depth(self) -> int:
         """L, the number of layers with weights."""
         return len(self.layers)
