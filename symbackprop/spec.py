@@ -102,8 +102,8 @@ class Layer:
 
 @dataclass(frozen=True)
 class Network:
-    """A feed-forward network: `inputs` features (or an image's [channels, height, width]),
-    layers 1..L, and a loss on layer L."""
+    """A feed-forward network: `inputs` features (or the shape of an image, [channels, height,
+    width], or of a sequence, [channels, length]), layers 1..L, and a loss on layer L."""
 
     name: str
     inputs: int
@@ -111,7 +111,8 @@ class Network:
     loss: Loss
     source: str = field(default="<python>", compare=False)
     regularization: Regularization = Regularization()
-    #: The inputs as (channels, height, width) of an image; () for a flat vector.
+    #: The inputs as (channels, height, width) of an image or (channels, length) of a sequence;
+    #: () for a flat vector.
     input_shape: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
@@ -140,7 +141,7 @@ class Network:
 
     @property
     def depth(self) -> int:
-        """L, the number of layers with weights."""
+        """L, the number of layers (pooling and flatten count as layers, without weights)."""
         return len(self.layers)
 
     def penalty(self, number: int) -> Regularization:
