@@ -15,9 +15,6 @@ from symbackprop.errors import SymbackpropError
 from symbackprop.sampling import random_point
 from symbackprop.spec import Network, load_spec, load_spec_text
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
-
 #: name -> (inputs, layers as TOML tables, loss, output activation): the shapes the helpers'
 #: index arithmetic can get wrong (stride 2, padding, non-square kernels, overlapping and
 #: average pooling, a window the stride leaves rows of, two convolutions in a row).
@@ -82,7 +79,10 @@ def _network(name: str) -> Network:
 
 
 def _torch_loss(net: Network, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray):  # type: ignore[no-untyped-def]
-    """E averaged over the batch, written with torch.nn.functional from the spec alone."""
+    """E averaged over the batch, written with torch.nn.functional from the spec alone (the test
+    is skipped where PyTorch is not installed: .ci/run installs it and runs these)."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
     tensors = {key: torch.tensor(value, requires_grad=True) for key, value in params.items()}
     a = torch.tensor(X).reshape(len(X), *net.input_shape)
     for number, layer in enumerate(net.layers, start=1):
