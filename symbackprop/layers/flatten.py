@@ -14,8 +14,8 @@ from ..ir import ActivationRule, Equation, LayerDerivation, LossRule, View
 from ..lower.statements import Statement
 from ..notation import Act, E, Flatten, Partial, Unflatten, l_sym
 from ..spec import Layer
-from . import unweighted
 from .conv2d import c, i, integers, j
+from .unweighted import forward_statements, handed_down, named_upstream
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Flattening:
 
     def upstream_vector(self, layer: Expr) -> Expr:
         """∂E/∂a^(l-1), which this layer computes and names."""
-        return unweighted.upstream_vector(layer)
+        return named_upstream(layer)
 
     def equations(
         self,
@@ -71,13 +71,13 @@ class Flattening:
 
     def lower_forward(self, ld: LayerDerivation) -> list[Statement]:
         """a^(l) = vec(a^(l-1))."""
-        return unweighted.lower_forward(ld)
+        return forward_statements(ld)
 
     def lower_backward(
         self, ld: LayerDerivation, is_output: bool, values: dict[Expr, Expr]
     ) -> list[Statement]:
         """∂E/∂a^(l-1) in the maps' shape, named for the layer below."""
-        return unweighted.lower_backward(ld)
+        return handed_down(ld)
 
 
 def bind(layer: Layer) -> Flattening:

@@ -28,8 +28,8 @@ from ..notation import (
     l_sym,
 )
 from ..spec import Layer
-from . import unweighted
 from .conv2d import c, i, integers, j, p, q, u, v
+from .unweighted import forward_statements, handed_down, named_upstream
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Pooling:
 
     def upstream_vector(self, layer: Expr) -> Expr:
         """∂E/∂a^(l-1), which this layer computes and names."""
-        return unweighted.upstream_vector(layer)
+        return named_upstream(layer)
 
     def equations(
         self,
@@ -106,13 +106,13 @@ class Pooling:
 
     def lower_forward(self, ld: LayerDerivation) -> list[Statement]:
         """a^(l) = maxpool(a^(l-1)) or avgpool(a^(l-1))."""
-        return unweighted.lower_forward(ld)
+        return forward_statements(ld)
 
     def lower_backward(
         self, ld: LayerDerivation, is_output: bool, values: dict[Expr, Expr]
     ) -> list[Statement]:
         """∂E/∂a^(l-1), named for the layer below (none below the first layer)."""
-        return unweighted.lower_backward(ld)
+        return handed_down(ld)
 
 
 def bind(layer: Layer) -> Pooling:
