@@ -285,3 +285,12 @@ def test_check_and_train_refuse_a_convolution_too_large_for_memory(tmp_path: Pat
     )
     assert run.returncode == 2 and run.stderr.count("\n") == 1
     assert "64,640,264 activations" in run.stderr
+
+
+@pytest.mark.parametrize("seed", range(0, 12, 3))
+def test_check_passes_on_random_networks(seed: int) -> None:
+    """`check`'s finite differences (no PyTorch needed) on the random networks above."""
+    from symbackprop.gradcheck import gradcheck
+
+    result = gradcheck(load_spec_text(_random_spec(np.random.default_rng(seed))), seed=seed)
+    assert result.results and result.ok, str(result)
