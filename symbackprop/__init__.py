@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .gradcheck import gradcheck
     from .render import render
     from .spec import (
+        Grid,
         Layer,
         Network,
         Regularization,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "Grid",
     "Layer",
     "Network",
     "Regularization",
@@ -60,6 +62,7 @@ __all__ = [
 
 #: Each lazily loaded public name and the module that defines it.
 _LAZY = {
+    "Grid": "spec",
     "Layer": "spec",
     "Network": "spec",
     "Regularization": "spec",
