@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from .derive import derive
     from .gradcheck import gradcheck
     from .render import render
+    from .shapes import Grid
     from .spec import (
-        Grid,
         Layer,
         Network,
         Regularization,
@@ -62,7 +62,7 @@ __all__ = [
 
 #: Each lazily loaded public name and the module that defines it.
 _LAZY = {
-    "Grid": "spec",
+    "Grid": "shapes",
     "Layer": "spec",
     "Network": "spec",
     "Regularization": "spec",

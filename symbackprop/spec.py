@@ -27,7 +27,7 @@ from .errors import SpecError
 from .expr import ExprError, parse_expression
 from .files import display_path, read_bounded
 from .library import A, Activation, Loss, Y, Z
-from .shapes import (  # Grid is public here: symbackprop.Grid
+from .shapes import (
     CONV_KINDS,
     FIELDS,
     GRID_KINDS,
