@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .shapes import weight_shape
 from .spec import Network
 
 #: Standard deviation of the biases.
@@ -52,8 +53,8 @@ def random_point(net: Network, *, batch: int = 1, seed: int = 0) -> Point:
     """Parameters, `batch` inputs and their targets for `net`, as the module docstring says."""
     rng = np.random.default_rng(seed)
     params: dict[str, np.ndarray] = {}
-    for number in range(1, net.depth + 1):
-        shape = weight_shape(net, number)
+    for number, layer in enumerate(net.layers, start=1):
+        shape = weight_shape(layer)
         if shape is None:  # pooling and flatten have no parameters
             continue
         fan_in = int(np.prod(shape[1:]))
@@ -65,16 +66,3 @@ def random_point(net: Network, *, batch: int = 1, seed: int = 0) -> Point:
         Y = np.round(Y / Y.sum(axis=1, keepdims=True) * _GRID) / _GRID
         Y[:, -1] = 1.0 - Y[:, :-1].sum(axis=1)  # exact: every entry a multiple of 1/_GRID
     return Point(params, X, Y)
-
-
-def weight_shape(net: Network, number: int) -> tuple[int, ...] | None:
-    """W{number}'s shape in the generated modules: (units, units below) for a dense layer,
-    (filters, channels below, kernel rows, kernel columns) for conv2d, (filters, channels below,
-    kernel length) for conv1d; None without weights."""
-    layer = net.layers[number - 1]
-    if layer.kind in ("conv1d", "conv2d"):
-        assert layer.grid is not None
-        return (layer.grid.filters, layer.shape_in[0], *layer.grid.kernel)
-    if layer.kind == "dense":
-        return (layer.units, net.sizes[number - 1])
-    return None

@@ -9,9 +9,12 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
+
+if TYPE_CHECKING:
+    from .spec import Layer
 
 #: Layer kinds that slide a window over feature maps (they have a `Grid`); the convolutions.
 GRID_KINDS = ("conv1d", "conv2d", "maxpool2d", "avgpool2d")
@@ -205,3 +208,15 @@ def describe(kind: str, grid: Grid | None, shape_out: tuple[int, ...], activatio
     if conv:
         parts.append(activation)
     return ", ".join(parts) + f"; maps {_shown(shape_out)}"
+
+
+def weight_shape(layer: Layer) -> tuple[int, ...] | None:
+    """W's shape in the generated modules: (units, units below) for a dense layer, (filters,
+    channels below, kernel rows, kernel columns) for conv2d (one kernel axis for conv1d); None
+    for a layer without weights (pooling, flatten)."""
+    if layer.kind in CONV_KINDS:
+        assert layer.grid is not None
+        return (layer.grid.filters, layer.shape_in[0], *layer.grid.kernel)
+    if layer.kind == "dense":
+        return (layer.units, layer.shape_in[0])
+    return None

@@ -152,9 +152,7 @@ class Network:
     @property
     def regularized(self) -> bool:
         """Whether any layer's weights carry a penalty."""
-        return any(
-            self.penalty(n) and layer.has_parameters for n, layer in enumerate(self.layers, start=1)
-        )
+        return any(self.penalty(n) for n in range(1, self.depth + 1))
 
     @property
     def dense_only(self) -> bool:

@@ -24,9 +24,8 @@ from .fit import Fit, split
 from .fit import run as run_epochs
 from .gradcheck import load_module
 from .printing.text import text
-from .sampling import weight_shape
 from .schedules import Schedule
-from .shapes import CONV_KINDS
+from .shapes import CONV_KINDS, weight_shape
 from .spec import Network
 
 if TYPE_CHECKING:
@@ -50,7 +49,7 @@ MAX_ACTIVATIONS = 50_000_000
 
 def parameter_count(network: Network) -> int:
     """The weights and biases of `network`."""
-    shapes = (weight_shape(network, number) for number in range(1, network.depth + 1))
+    shapes = (weight_shape(layer) for layer in network.layers)
     return sum(math.prod(shape) + shape[0] for shape in shapes if shape is not None)
 
 

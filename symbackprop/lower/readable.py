@@ -23,7 +23,7 @@ from ..notation import Act, Delta, Elementwise, LayerQuantity, Pre, Target
 from ..printing.array_api import array_api_code, array_api_statements
 from ..printing.numpy import LINE_WIDTH, Statement, numpy_code, numpy_statements
 from ..printing.text import text
-from ..shapes import CONV_KINDS
+from ..shapes import weight_shape
 from .program import N_BATCH, Assign, BatchSum, GradientName, Program, Scale, reads
 
 COMMENT_WIDTH = 84
@@ -82,13 +82,8 @@ def layer_facts(derivation: Derivation) -> list[dict[str, Any]]:
     and the fan-in and fan-out of their initialisation (a kernel's C·K_h·K_w and F·K_h·K_w)."""
     facts = []
     for ld, layer in zip(derivation.layers, derivation.network.layers, strict=True):
-        fan_in, fan_out = ld.fan_in, ld.units
-        shape: tuple[int, ...] = (ld.units, ld.fan_in)
-        if layer.kind in CONV_KINDS:
-            assert layer.grid is not None
-            window = math.prod(layer.grid.kernel)
-            fan_in, fan_out = layer.shape_in[0] * window, layer.grid.filters * window
-            shape = (layer.grid.filters, layer.shape_in[0], *layer.grid.kernel)
+        shape = weight_shape(layer) or (ld.units, ld.fan_in)
+        window = math.prod(shape[2:])  # a kernel's entries (1 for a dense layer)
         facts.append(
             {
                 "n": ld.number,
@@ -101,8 +96,8 @@ def layer_facts(derivation: Derivation) -> list[dict[str, Any]]:
                 "has_pre": ld.equation("vector", "pre") is not None,
                 "weight_shape": f"({', '.join(str(s) for s in shape)})",
                 "bias_size": shape[0],
-                "init_fan_in": fan_in,
-                "init_fan_out": fan_out,
+                "init_fan_in": math.prod(shape[1:]),
+                "init_fan_out": shape[0] * window,
             }
         )
     return facts

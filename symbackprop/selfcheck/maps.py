@@ -32,8 +32,8 @@ from ..notation import (
 )
 from ..notation import j as unit_j
 from ..printing.text import text
-from ..sampling import random_point, weight_shape
-from ..shapes import CONV_KINDS
+from ..sampling import random_point
+from ..shapes import CONV_KINDS, weight_shape
 from ..spec import Layer, Network
 from .result import DIGITS, RELATIVE_TOLERANCE, CheckResult
 
@@ -46,8 +46,8 @@ def check_small(net: Network) -> None:
     """Refuse at once a network too large to write E out in every weight in seconds."""
     parameters = sum(
         math.prod(shape) + shape[0]
-        for number in range(1, net.depth + 1)
-        if (shape := weight_shape(net, number)) is not None
+        for layer in net.layers
+        if (shape := weight_shape(layer)) is not None
     )
     values = net.inputs + sum(net.sizes[1:])
     if parameters > MAX_PARAMETERS or values > MAX_VALUES:
@@ -129,7 +129,7 @@ class _Instance:
         """An expression in the leaves: every a and z by its own expression, an input outside
         the maps (the padding) as 0."""
         return self._expanded(expr).replace(
-            lambda e: isinstance(e, Act | Pre | Weight | Bias | Target) and not e.has(Partial),
+            lambda e: isinstance(e, Act | Pre | Weight | Bias | Target),
             self._lookup,
         )
 
