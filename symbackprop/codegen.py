@@ -103,7 +103,10 @@ def generate(network: Network | Derivation, backend: Backend = "numpy") -> Gener
         if backend == "numpy":
             template, context = TEMPLATE, _context(derivation)
         elif not derivation.network.dense_only:
-            kinds = sorted({layer.kind for layer in derivation.network.layers} - {"dense"})
+            layers = derivation.network.layers
+            kinds = sorted({layer.kind for layer in layers} - {"dense"})
+            if any(layer.residual is not None for layer in layers):
+                kinds.append("residual")
             raise SymbackpropError(
                 f"{derivation.network.source}: the array-API backend does not support"
                 f" {', '.join(kinds)} layers yet; use the NumPy backend"
@@ -200,6 +203,11 @@ def _context(derivation: Derivation) -> dict[str, Any]:
         "readable_kinds": sorted({layer.kind for layer in net.layers if not _in_place(layer)}),
         "input_shape": f"({', '.join(str(s) for s in net.input_shape)})" if net.input_shape else "",
         "conv": any(layer.kind in CONV_KINDS for layer in net.layers),
+        "stats": [
+            {"n": number, "units": layer.units, "momentum": float(layer.norm.momentum)}
+            for number, layer in enumerate(net.layers, start=1)
+            if layer.kind == "batchnorm" and layer.norm is not None
+        ],
     }
     if not context["readable_kinds"]:
         fast = inplace.layers(program, net.sizes, loss_lines, logs_from_z)

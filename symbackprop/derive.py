@@ -8,6 +8,7 @@ n^(l), so the cost depends on depth and on the number of distinct activations on
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import threading
@@ -23,11 +24,15 @@ from .errors import SpecError
 from .ir import ActivationRule, Derivation, Equation, LayerDerivation, LossRule, View
 from .layers import DENSE, LayerKind, dense, kind_of
 from .layers.dense import local_partials
+from .layers.residual import skip_path
 from .library import A, Activation, Loss, Y, Z
 from .notation import (
     Act,
+    Delta,
+    Partial,
     Pre,
     Target,
+    Terms,
     Width,
     i,
     j,
@@ -120,9 +125,11 @@ def _derive(network: Network, progress: Report | None, stage: list[str]) -> Deri
         has_prev = number > 1
         kind = kind_of(layer)
         above = kind_of(network.layers[number]) if number < depth else DENSE
+        skips = tuple(r - number for r in network.receivers(number))
         views = {
             view: _at_layer(
-                _layer_template(view, rule, out, has_prev, out is not None, kind, above), number
+                _layer_template(view, rule, out, has_prev, out is not None, kind, above, skips),
+                number,
             )
             for view in ("chain", "index", "vector")
             if view != "chain" or chain_view
@@ -142,7 +149,7 @@ def _derive(network: Network, progress: Report | None, stage: list[str]) -> Deri
                 index=views["index"],
                 vector=views["vector"],
                 forward=forward,
-                shows_forward=layer.kind != "dense",
+                shows_forward=layer.kind != "dense" or layer.residual is not None,
             )
         )
         if progress is not None:
@@ -153,6 +160,7 @@ def _derive(network: Network, progress: Report | None, stage: list[str]) -> Deri
         view: _general(view, softmax_output=not chain_view, hidden=depth > 1 and network.dense_only)
         for view in ("chain", "index", "vector")
     }
+    layers = _second_paths(network, layers)
     if network.regularized:
         layers, general = regularized(network, layers, general)
     return Derivation(
@@ -389,11 +397,57 @@ def _layer_template(
     is_output: bool,
     kind: LayerKind = DENSE,
     above: LayerKind = DENSE,
+    skips: tuple[int, ...] = (),
 ) -> tuple[Equation, ...]:
     """The equations of one layer of `kind` at symbolic layer l, the layer above of kind
     `above` (which states ∂E/∂a^(l) in the vectorised view); `rule` None gives only generic
-    steps."""
-    return kind.equations(view, rule, loss, has_prev, is_output, above.upstream_vector(l_sym + 1))
+    steps. `skips`: the spans of the residual connections that add a^(l) to later layers'
+    weighted inputs: each adds its δ to ∂E/∂a^(l) (where the layer above names ∂E/∂a^(l), the
+    second paths are in its equation, `_second_paths`)."""
+    upstream = above.upstream_vector(l_sym + 1)
+    if skips and not isinstance(upstream, Partial):
+        upstream = Terms(upstream, *(Delta(l_sym + d) for d in skips))
+    return kind.equations(view, rule, loss, has_prev, is_output, upstream)
+
+
+def _second_paths(network: Network, layers: list[LayerDerivation]) -> list[LayerDerivation]:
+    """∂E/∂a^(m) where layer m's output also feeds a later layer r by a residual connection:
+    the equation of the layer above gains the second path, ∂z_k^(r)/∂a_k^(m) ∂E/∂z_k^(r)
+    (its index view; its vectorised one where it names ∂E/∂a^(m) as an array of its own)."""
+    out = list(layers)
+    for source in range(1, network.depth):
+        receivers = network.receivers(source)
+        if not receivers:
+            continue
+        above = out[source]  # layer source + 1
+        named = isinstance(
+            kind_of(network.layers[source]).upstream_vector(Integer(source + 1)), Partial
+        )
+
+        def widened(
+            eq: Equation,
+            named: bool = named,
+            source: int = source,
+            receivers: tuple[int, ...] = receivers,
+        ) -> Equation:
+            if eq.kind != "dE_da_prev" or (eq.view == "vector" and not named):
+                return eq
+            paths = [skip_path(Integer(r), Integer(source), eq.view) for r in receivers]
+            steps = tuple(
+                Terms(
+                    *(step.args if isinstance(step, Terms) else (step,)),
+                    *(p[0 if n == 0 else 1] for p in paths),
+                )
+                for n, step in enumerate(eq.rhs)
+            )
+            return Equation(eq.view, eq.kind, eq.layer, eq.lhs, steps)
+
+        out[source] = dataclasses.replace(
+            above,
+            index=tuple(widened(eq) for eq in above.index),
+            vector=tuple(widened(eq) for eq in above.vector),
+        )
+    return out
 
 
 def clear_caches() -> None:

@@ -66,17 +66,21 @@ def run(
     held_out: tuple[np.ndarray, np.ndarray] | None,
     patience: int | None,
     callback: Callable[[int, float], None],
+    stats: Params | None = None,
 ) -> Fit:
     """Train `params` in place, epoch by epoch; `callback(epoch, loss)` after each (it may
     raise to stop). With `patience`, stop once the held-out loss (the training loss without
     `held_out`) has not fallen below its best for that many epochs, and keep the best epoch's
-    parameters."""
-    step = module._stepper(params, optimizer, optimizer_options)  # train()'s own step
+    parameters. `stats`, where given, keeps batch norm's running statistics (and the held-out
+    loss is taken with them)."""
+    kept = () if stats is None else (stats,)
+    step = module._stepper(params, optimizer, optimizer_options, *kept)  # train()'s own step
     rng = np.random.default_rng(seed)
     count = len(X)
     size = count if batch_size is None else int(batch_size)
     out = Fit(held_out=0 if held_out is None else len(held_out[0]))
     best_value, best_params, since = np.inf, None, 0
+    best_stats: Params = {}
     for epoch in range(epochs):
         rate = schedule.rate(lr, epoch, epochs)
         out.rates.append(rate)
@@ -88,13 +92,14 @@ def run(
         callback(epoch, total / count)
         watched = total / count
         if held_out is not None:
-            watched = float(module.loss(params, *held_out))
+            watched = float(module.loss(params, *held_out, *kept))
             out.validation.append(watched)
         if patience is None:
             continue
         if watched < best_value:
             best_value, since, out.best = watched, 0, epoch + 1
             best_params = {key: value.copy() for key, value in params.items()}
+            best_stats = {key: value.copy() for key, value in (stats or {}).items()}
         else:
             since += 1
             if since >= patience:
@@ -103,4 +108,6 @@ def run(
     if best_params is not None and out.stopped is not None:
         for key, value in best_params.items():
             params[key][...] = value
+        if stats is not None:
+            stats.update(best_stats)
     return out

@@ -29,6 +29,14 @@ Kind = Literal[
     "dE_da_prev",  # dE/da^(l-1), passed back to the layer below
     "pre",  # forward: z = W a + b
     "act",  # forward: a = sigma(z), or softmax
+    "mean",  # normalisation, forward: the mean mu
+    "var",  # normalisation, forward: the variance sigma^2
+    "xhat",  # normalisation, forward: the normalised input x-hat
+    "dE_dgamma",  # normalisation: dE/dgamma, the scale's gradient
+    "dE_dbeta",  # normalisation: dE/dbeta, the shift's gradient
+    "dE_dxhat",  # normalisation: dE/dx-hat
+    "dE_dvar",  # normalisation: dE/dsigma^2 (through every x-hat)
+    "dE_dmean",  # normalisation: dE/dmu (through every x-hat and sigma^2)
 ]
 
 

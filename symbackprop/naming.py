@@ -27,6 +27,14 @@ KIND_CODES = {
     "dE_da_prev": "p",
     "pre": "z",
     "act": "f",
+    "mean": "m",
+    "var": "v",
+    "xhat": "h",
+    "dE_dgamma": "g",
+    "dE_dbeta": "t",
+    "dE_dxhat": "H",
+    "dE_dvar": "V",
+    "dE_dmean": "M",
 }
 
 

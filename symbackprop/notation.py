@@ -11,6 +11,7 @@ from typing import Any
 
 import sympy
 from sympy import Expr, Function, Integer, Symbol
+from sympy.printing.precedence import PRECEDENCE
 
 #: The loss of one sample, the lecture's E.
 E = Symbol("E")
@@ -320,3 +321,70 @@ class InWindow(Function):
     @classmethod
     def eval(cls, *args: Any) -> None:
         return None
+
+
+# ---------------------------------------------------------------- normalisation layers
+
+#: The index of a sample in a batch (batch normalisation's sums run over it), from 1 to n.
+s_sym = Symbol("s", integer=True, positive=True)
+#: A second sample index, for sums inside an equation about sample s.
+r_sym = Symbol("r", integer=True, positive=True)
+#: The batch size n (the lecture's minibatch average divides by it).
+n_batch = Symbol("n")
+#: ε of a normalisation layer, added to the variance before its square root.
+EPS = Symbol("epsilon", positive=True)
+
+
+class Gain(LayerQuantity):
+    """γ_j^(l): the learnt scale of unit j of a normalisation layer."""
+
+
+class Shift(LayerQuantity):
+    """β_j^(l): the learnt shift of unit j of a normalisation layer."""
+
+
+class Mean(LayerQuantity):
+    """μ^(l): the mean a normalisation layer subtracts (a sample's, over its units, for layer
+    norm; each unit's over the batch, μ_j^(l), for batch norm)."""
+
+
+class Variance(LayerQuantity):
+    """(σ^(l))²: the variance a normalisation layer divides by (its square root, after ε)."""
+
+
+class Normalized(LayerQuantity):
+    """x̂_j^(l): unit j of a^(l-1) normalised, (a_j^(l-1) − μ^(l)) / √((σ^(l))² + ε)."""
+
+
+class NormalizedGradient(LayerQuantity):
+    """∂E/∂x̂^(l) as a whole array, named in generated code (dE_dxhat<l>)."""
+
+
+class Terms(Function):
+    """A sum printed in the order its terms are given (SymPy's Add orders them itself), minus
+    signs for negative terms: the order a slide writes, e.g. (σ²)+ε or n g − Σ g − x̂ Σ g x̂."""
+
+    is_real = True
+    precedence = PRECEDENCE["Add"]
+
+    @classmethod
+    def eval(cls, *args: Any) -> None:
+        return None
+
+    def doit(self, **hints: Any) -> Expr:
+        return sympy.Add(*[arg.doit(**hints) for arg in self.args])
+
+
+class Average(_Operator):
+    """(1/count) Σ_index x: x averaged over the units of a sample (index k) or over the samples
+    of the batch (index s); args x, the index, the count (n^(l-1) or n)."""
+
+
+class Total(_Operator):
+    """Σ_index x: x summed over the units of a sample (index k) or over the batch (index s);
+    args x, the index."""
+
+
+class Running(_Operator):
+    """A batch statistic in training, its running average in inference (generated code only:
+    `value if stats is None else stats[name]`); args the batch's value and the name (Symbol)."""

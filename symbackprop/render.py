@@ -352,6 +352,7 @@ def context(
         "diagram": overview(net, show),
         "views": view_list,
         "selected": len(shown_layers) < net.depth,
+        "batch_coupled": any(layer.kind == "batchnorm" for layer in net.layers),
     }
 
 

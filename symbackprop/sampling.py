@@ -28,11 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .shapes import weight_shape
+from .shapes import NORM_KINDS, weight_shape
 from .spec import Network
 
 #: Standard deviation of the biases.
 BIAS_SCALE = 0.5
+#: The spread of a normalisation layer's random gains around 1.
+GAIN_SCALE = 0.3
 #: The interval the targets are drawn from, before cross-entropy's normalisation.
 TARGETS = (0.05, 0.95)
 #: Cross-entropy targets are multiples of 1/_GRID, so that a row sums to exactly 1.
@@ -54,6 +56,10 @@ def random_point(net: Network, *, batch: int = 1, seed: int = 0) -> Point:
     rng = np.random.default_rng(seed)
     params: dict[str, np.ndarray] = {}
     for number, layer in enumerate(net.layers, start=1):
+        if layer.kind in NORM_KINDS:  # a gain near 1 and a small shift, both drawn
+            params[f"gamma{number}"] = rng.normal(1.0, GAIN_SCALE, size=layer.units)
+            params[f"beta{number}"] = rng.normal(0.0, BIAS_SCALE, size=layer.units)
+            continue
         shape = weight_shape(layer)
         if shape is None:  # pooling and flatten have no parameters
             continue

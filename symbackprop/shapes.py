@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import sympy
+
 from .errors import SpecError
 
 if TYPE_CHECKING:
@@ -19,16 +21,20 @@ if TYPE_CHECKING:
 #: Layer kinds that slide a window over feature maps (they have a `Grid`); the convolutions.
 GRID_KINDS = ("conv1d", "conv2d", "maxpool2d", "avgpool2d")
 CONV_KINDS = ("conv1d", "conv2d")
+#: Normalisation layers: the width they receive, normalised, scaled and shifted (a `Norm`).
+NORM_KINDS = ("layernorm", "batchnorm")
 #: Every layer kind a spec may name.
-LAYER_KINDS = ("dense", *GRID_KINDS, "flatten")
+LAYER_KINDS = ("dense", *GRID_KINDS, "flatten", *NORM_KINDS)
 #: The fields a spec's layer of each kind may give (besides `kind`).
 FIELDS: dict[str, list[str]] = {
-    "dense": ["units", "activation", "regularization"],
+    "dense": ["units", "activation", "regularization", "residual"],
     "conv1d": ["filters", "kernel", "stride", "padding", "activation", "regularization"],
     "conv2d": ["filters", "kernel", "stride", "padding", "activation", "regularization"],
     "maxpool2d": ["size", "stride"],
     "avgpool2d": ["size", "stride"],
     "flatten": [],
+    "layernorm": ["activation", "eps"],
+    "batchnorm": ["activation", "eps", "momentum"],
 }
 #: The largest kernel, stride, padding or filter count accepted (bounds time and memory).
 MAX_GRID = 1024
@@ -44,6 +50,33 @@ class Grid:
     stride: tuple[int, ...] = (1, 1)
     padding: tuple[int, ...] = (0, 0)
     filters: int = 0
+
+
+#: PyTorch's defaults: ε of the variance, momentum of the running statistics.
+_EPS, _MOMENTUM = sympy.Rational(1, 100000), sympy.Rational(1, 10)
+
+
+@dataclass(frozen=True)
+class Norm:
+    """A normalisation layer's settings: ε added to the variance (exact), and for batch norm
+    the momentum m of its running statistics, r = (1 - m) r + m · (the batch's), as PyTorch."""
+
+    eps: sympy.Rational = _EPS
+    momentum: sympy.Rational = _MOMENTUM
+
+
+def norm_from(kind: str, table: Mapping[str, Any], where: str) -> Norm:
+    """The Norm of a layernorm or batchnorm layer's spec table (PyTorch's defaults)."""
+    values = {}
+    for key, low, high in (("eps", 0.0, 1.0), ("momentum", 0.0, 1.0)):
+        if key not in table:
+            continue
+        value = table[key]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not (low < value <= high) or value != value:
+            raise _fail(f"{where}.{key}", f"must be a number above {low:g} and at most {high:g}")
+        values[key] = sympy.Rational(str(value))
+    return Norm(**values)
 
 
 _LAYER_PATH = re.compile(r"layers\[(\d+)\]")
@@ -139,6 +172,14 @@ def output_shape(
         return (units,)
     if kind == "flatten":
         return (math.prod(shape),)
+    if kind in NORM_KINDS:
+        if len(shape) != 1:
+            raise _fail(
+                where,
+                f"{kind} normalises a flat layer here, but this one receives feature maps"
+                f' {_shown(shape)}; put a layer of kind "flatten" before it',
+            )
+        return shape
     assert grid is not None
     dims = spatial(kind)
     if len(shape) != dims + 1:
@@ -192,8 +233,8 @@ def describe(kind: str, grid: Grid | None, shape_out: tuple[int, ...], activatio
     just the activation for a dense layer."""
     if kind == "dense":
         return activation
-    if kind == "flatten":
-        return "flatten"
+    if kind in ("flatten", *NORM_KINDS):
+        return kind if kind == "flatten" or activation == "identity" else f"{kind}, {activation}"
     assert grid is not None
     conv = kind in CONV_KINDS
     kernel, stride, padding = grid.kernel, grid.stride, grid.padding
@@ -220,3 +261,14 @@ def weight_shape(layer: Layer) -> tuple[int, ...] | None:
     if layer.kind == "dense":
         return (layer.units, layer.shape_in[0])
     return None
+
+
+def parameters(layer: Layer) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """A layer's parameters as the generated modules name and shape them: W and b (dense and
+    the convolutions), γ and β as gamma and beta (normalisation layers), none otherwise."""
+    shape = weight_shape(layer)
+    if shape is not None:
+        return (("W", shape), ("b", shape[:1]))
+    if layer.kind in NORM_KINDS:
+        return (("gamma", (layer.units,)), ("beta", (layer.units,)))
+    return ()

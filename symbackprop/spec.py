@@ -32,9 +32,12 @@ from .shapes import (
     FIELDS,
     GRID_KINDS,
     LAYER_KINDS,
+    NORM_KINDS,
     Grid,
+    Norm,
     grid_from,
     input_shape,
+    norm_from,
     output_shape,
     spec_error,
 )
@@ -92,12 +95,21 @@ class Layer:
     #: (units,) when flat, (channels, height, width) for feature maps.
     shape_in: tuple[int, ...] = field(default=(), compare=False)
     shape_out: tuple[int, ...] = field(default=(), compare=False)
+    #: A normalisation layer's ε and momentum (shapes.Norm); None for the other kinds.
+    norm: Norm | None = None
+    #: A dense layer's residual connection: the number of the earlier layer (0: the inputs)
+    #: whose output its weighted input adds, z = W a + b + a^(m); None for none.
+    residual: int | None = None
+    #: The layer's name in the spec, for `residual` to refer to.
+    name: str | None = field(default=None, compare=False)
+    #: How many layers below the residual's source is (set by the Network).
+    span: int | None = field(default=None, compare=False)
 
     @property
     def has_parameters(self) -> bool:
-        """Whether the layer has weights and biases (dense and the convolutions; pooling and
-        flatten have none)."""
-        return self.kind in ("dense", *CONV_KINDS)
+        """Whether the layer learns parameters: weights and biases (dense and the convolutions),
+        a scale and a shift (normalisation); pooling and flatten have none."""
+        return self.kind in ("dense", *CONV_KINDS, *NORM_KINDS)
 
 
 @dataclass(frozen=True)
@@ -156,8 +168,15 @@ class Network:
 
     @property
     def dense_only(self) -> bool:
-        """Whether every layer is dense (the lecture's network: one neuron per layer applies)."""
-        return all(layer.kind == "dense" for layer in self.layers)
+        """Whether every layer is dense and feeds only the next (the lecture's network: one
+        neuron per layer applies)."""
+        return all(layer.kind == "dense" and layer.residual is None for layer in self.layers)
+
+    def receivers(self, number: int) -> tuple[int, ...]:
+        """The layers whose residual connection adds layer `number`'s output (0: the inputs)."""
+        return tuple(
+            at for at, layer in enumerate(self.layers, start=1) if layer.residual == number
+        )
 
 
 def activation(name: str, *, slope: float | None = None) -> Activation:
@@ -337,6 +356,9 @@ def _check_network(net: Network) -> None:
         if (layer.kind in GRID_KINDS) != isinstance(layer.grid, Grid):
             needs = "needs a Grid(kernel, ...)" if layer.kind in GRID_KINDS else "has no grid"
             raise _fail(f"{where}.kind", f"a {layer.kind} layer {needs}")
+        if (layer.kind in NORM_KINDS) != isinstance(layer.norm, Norm):
+            needs = "needs a Norm(eps, ...)" if layer.kind in NORM_KINDS else "has no norm"
+            raise _fail(f"{where}.kind", f"a {layer.kind} layer {needs}")
         out = output_shape(layer.kind, layer.grid, layer.units, shape, where)
         if math.prod(out) > MAX_UNITS:
             raise _fail(where, f"hands on {math.prod(out):,} values; at most {MAX_UNITS:,}")
@@ -377,6 +399,7 @@ def _check_network(net: Network) -> None:
             )
         seen[act.name] = act
     object.__setattr__(net, "layers", tuple(shaped))
+    _check_residuals(net)
     if not net.dense_only and any(net.penalty(n) for n in range(1, net.depth + 1)):
         raise _fail(
             "regularization",
@@ -414,6 +437,32 @@ def _check_network(net: Network) -> None:
             "binary_cross_entropy scores each output on its own, but softmax outputs share"
             " one distribution; use sigmoid outputs, or cross_entropy with softmax",
         )
+
+
+def _check_residuals(net: Network) -> None:
+    """Each residual connection adds an earlier layer's output of the receiver's width."""
+    spanned = list(net.layers)
+    for index, layer in enumerate(net.layers):
+        source = layer.residual
+        if source is None:
+            continue
+        where = f"{_layer_where(index)}.residual"
+        whole = isinstance(source, int) and not isinstance(source, bool)
+        if not whole or not 0 <= source <= index:
+            earlier = f"an earlier layer (1 to {index}) or 0" if index else "0"
+            raise _fail(where, f"must be {earlier} for the inputs, got {source!r}")
+        if layer.kind != "dense":
+            raise _fail(where, f"only a dense layer adds a residual, not {layer.kind}")
+        shape = net.shapes[source]
+        if shape != (layer.units,):
+            what = "the inputs" if source == 0 else f"layer {source}"
+            raise _fail(
+                where,
+                f"{what} hands on {'x'.join(map(str, shape))} values, but this layer has"
+                f" {layer.units} units: a residual adds outputs of the same width",
+            )
+        spanned[index] = dataclasses.replace(layer, span=index + 1 - source)
+    object.__setattr__(net, "layers", tuple(spanned))
 
 
 def _check_activation(act: Activation, where: str) -> None:
@@ -537,6 +586,20 @@ def _loss_from(value: object) -> Loss:
     return _builtin_loss(value["name"], "loss")
 
 
+def _residual_from(value: object, names: Mapping[str, int], where: str) -> int:
+    """`residual`: an earlier layer's name, its number (from 1), or 0 for the inputs."""
+    if isinstance(value, str):
+        if value not in names:
+            known = f"; earlier layers named: {', '.join(names)}" if names else ""
+            raise _fail(f"{where}.residual", f"no earlier layer is named {value!r}{known}")
+        return names[value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise _fail(
+        f"{where}.residual", f"expected an earlier layer's name or number, got {_describe(value)}"
+    )
+
+
 def network_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Network:
     """Build and validate a Network from parsed TOML (or any mapping of the same shape)."""
     try:
@@ -561,6 +624,7 @@ def _network_from_dict(data: Mapping[str, Any], source: str) -> Network:
     if len(raw_layers) > MAX_LAYERS:
         raise _fail("layers", f"at most {MAX_LAYERS} layers, got {len(raw_layers)}")
     layers = []
+    names: dict[str, int] = {}  # layer names given so far, by number
     for index, raw in enumerate(raw_layers):
         where = _layer_where(index)
         kind = raw.get("kind", "dense")
@@ -570,7 +634,7 @@ def _network_from_dict(data: Mapping[str, Any], source: str) -> Network:
         if kind not in LAYER_KINDS:
             message = f"unknown layer kind {_shorten(kind)}{_suggest(kind, list(LAYER_KINDS))}"
             raise _fail(f"{where}.kind", message)
-        _check_fields(raw, [*FIELDS[kind], "kind"], where)
+        _check_fields(raw, [*FIELDS[kind], "kind", "name"], where)
         grid = None
         units = 0
         act = library.ACTIVATIONS["identity"]
@@ -579,12 +643,19 @@ def _network_from_dict(data: Mapping[str, Any], source: str) -> Network:
             units = _check_count(raw["units"], f"{where}.units")
         if kind in GRID_KINDS:
             grid = grid_from(kind, raw, where)
+        norm = norm_from(kind, raw, where) if kind in NORM_KINDS else None
         if "activation" in raw:
             act = _activation_from(raw["activation"], f"{where}.activation")
         own = None
         if "regularization" in raw:
             own = _regularization_from(raw["regularization"], f"{where}.regularization", penalty)
-        layers.append(Layer(units, act, own, kind, grid))
+        name = _check_identifier(raw["name"], f"{where}.name") if "name" in raw else None
+        if name is not None and name in names:
+            raise _fail(f"{where}.name", f"{name!r} names layer {names[name]} already")
+        if name is not None:
+            names[name] = index + 1
+        residual = _residual_from(raw["residual"], names, where) if "residual" in raw else None
+        layers.append(Layer(units, act, own, kind, grid, norm=norm, residual=residual, name=name))
     inputs = data["inputs"]
     if isinstance(inputs, list):
         inputs = input_shape(inputs)

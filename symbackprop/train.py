@@ -110,6 +110,8 @@ class TrainResult:
     #: and the held-out rows' metrics.
     fit: Fit | None = None
     validation: Metrics | None = None
+    #: Batch norm's running statistics after training (None without batch norm).
+    stats: Params | None = None
 
 
 #: Module sources known without deriving (symbackprop.cache's), for module_for.
@@ -181,8 +183,12 @@ def train_network(
         settings(known_optimizer(optimizer), {**(optimizer_options or {}), "lr": lr})
     module = module_for(network)
     expected = module.init_params(seed=seed)
+    stats = module.init_stats() if hasattr(module, "init_stats") else None
+    if init is not None and stats is not None:  # saved with its running statistics
+        init, stats = split_stats(module, check_params(init, saved_arrays(module), "init"))
     params = expected if init is None else check_params(init, expected, "init")
     start = {key: value.copy() for key, value in params.items()}
+    kept = {} if stats is None else {"stats": stats}  # batch norm's running statistics
     history: list[float] = []
 
     def watch(epoch: int, value: float) -> None:
@@ -214,6 +220,7 @@ def train_network(
                     held_out=held_out,
                     patience=patience,
                     callback=watch,
+                    stats=stats,
                 )
             else:
                 module.train(
@@ -227,13 +234,14 @@ def train_network(
                     callback=watch,
                     optimizer=optimizer,
                     optimizer_options=optimizer_options,
+                    **kept,
                 )
         except _Diverged as err:
             raise _not_finite(
                 network, module, [params, start], X, Y, err.epoch, err.value, lr
             ) from None
-        metrics = evaluate(network, params, X, Y)
-        validation = None if held_out is None else evaluate(network, params, *held_out)
+        metrics = evaluate(network, params, X, Y, stats)
+        validation = None if held_out is None else evaluate(network, params, *held_out, stats)
     if not math.isfinite(metrics.loss):  # the last update overflowed
         raise _not_finite(network, module, [params, start], X, Y, epochs, metrics.loss, lr)
     diverged = None
@@ -243,7 +251,7 @@ def train_network(
             f" {metrics.loss:.6g}; try a smaller learning rate than {lr:g}"
         )
     mode = batch_mode(batch_size, len(X))
-    return TrainResult(params, history, metrics, mode, diverged, record, validation)
+    return TrainResult(params, history, metrics, mode, diverged, record, validation, stats)
 
 
 class Diverged(SymbackpropError):
@@ -370,11 +378,15 @@ def check_params(params: dict[str, Any], expected: Params, source: str) -> Param
     return copy
 
 
-def evaluate(network: Network, params: Params, X: np.ndarray, Y: np.ndarray) -> Metrics:
-    """Loss, and accuracy (softmax: argmax; sigmoid with 0/1 targets: output > 0.5) or errors."""
+def evaluate(
+    network: Network, params: Params, X: np.ndarray, Y: np.ndarray, stats: Params | None = None
+) -> Metrics:
+    """Loss, and accuracy (softmax: argmax; sigmoid with 0/1 targets: output > 0.5) or errors;
+    batch norm with the running statistics `stats` where given (inference)."""
     module = module_for(network)
-    output = module.predict(params, X)
-    value = float(module.loss(params, X, Y))
+    extra = () if stats is None else (stats,)
+    output = module.predict(params, X, *extra)
+    value = float(module.loss(params, X, Y, *extra))
     Y = np.asarray(Y, dtype=np.float64).reshape(output.shape)
     output_activation = network.layers[-1].activation
     if output_activation.is_softmax:
@@ -395,12 +407,29 @@ def evaluate(network: Network, params: Params, X: np.ndarray, Y: np.ndarray) -> 
 
 
 def load_params(path: str, network: Network) -> Params:
-    """Parameters saved by --save, checked against the network's keys and shapes."""
+    """Parameters saved by --save, checked against the network's keys and shapes (batch norm's
+    running statistics with them: `split_stats` parts them)."""
     shown = display_path(path)
     # protect=False: --init p.npz --save p.npz continues a training run in place
     raw = read_bounded(path, MAX_DATA_BYTES, expected="an .npz file", protect=False)
     arrays = read_npz(raw, shown)
-    return check_params(arrays, module_for(network).init_params(seed=0), shown)
+    return check_params(arrays, saved_arrays(module_for(network)), shown)
+
+
+def saved_arrays(module: ModuleType) -> Params:
+    """What --save writes for a module's network: init_params' arrays, and init_stats' running
+    statistics where the network has batch norm."""
+    stats = module.init_stats() if hasattr(module, "init_stats") else {}
+    return {**module.init_params(seed=0), **stats}
+
+
+def split_stats(module: ModuleType, arrays: Params) -> tuple[Params, Params | None]:
+    """Saved arrays as (parameters, running statistics); None where there is no batch norm."""
+    if not hasattr(module, "init_stats"):
+        return arrays, None
+    keys = set(module.init_stats())
+    stats = {key: value for key, value in arrays.items() if key in keys}
+    return {key: value for key, value in arrays.items() if key not in keys}, stats
 
 
 def save_params(path: str, params: Params) -> None:

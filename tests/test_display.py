@@ -34,7 +34,8 @@ MATHJAX_KNOWN = {
     "begin", "end", "tag", "frac", "partial", "left", "right", "cdot", "sigma", "delta",
     "odot", "sum", "log", "tanh", "sinh", "cosh", "sin", "cos", "exp", "sqrt", "circ", "to",
     "mathtt", "operatorname", "max", "min", "theta", "infty", "pi", "leq", "geq", "lt", "gt",
-    "text", "quad", "_", "ne", "neq", "mathrm", "star", "times", "mathbin",
+    "text", "quad", "_", "ne", "neq", "mathrm", "star", "times", "mathbin", "beta", "gamma",
+    "mu", "epsilon", "hat", "dots",
 }  # fmt: skip
 FORBIDDEN = ("\\documentclass", "\\usepackage", "\\begin{document}", "\\newcommand", "\\def")
 

@@ -31,7 +31,7 @@ def _produce(name: str, fmt: str) -> tuple[str, Path]:
 @pytest.mark.parametrize("fmt", [*FORMATS, "module", "array-api module"])
 def test_generated_files_are_current(name: str, fmt: str, update_golden: bool) -> None:
     if fmt == "array-api module" and not load_spec(name).dense_only:
-        with pytest.raises(SymbackpropError, match="does not support conv2d, flatten, maxpool2d"):
+        with pytest.raises(SymbackpropError, match=r"does not support .* layers yet"):
             generate(load_spec(name), backend="array-api")
         assert not (GENERATED / f"{name}_array_api.py").exists()
         return

@@ -57,7 +57,15 @@ def run(args: argparse.Namespace) -> int:
     from ..files import display_path
     from ..predict import predictions_csv, predictions_npz, write_predictions
     from ..spec import load_spec
-    from ..train import check_size, check_writable, describe, evaluate, load_params, module_for
+    from ..train import (
+        check_size,
+        check_writable,
+        describe,
+        evaluate,
+        load_params,
+        module_for,
+        split_stats,
+    )
 
     network = load_spec(args.spec)
     check_size(network)
@@ -66,11 +74,13 @@ def run(args: argparse.Namespace) -> int:
         check_writable(args.output)
     X, Y = load_data(args.data, network, targets_optional=True)
     check_size(network, len(X))
-    params = load_params(args.params, network)
-    output = module_for(network).predict(params, X)
+    module = module_for(network)
+    params, stats = split_stats(module, load_params(args.params, network))
+    kept = () if stats is None else (stats,)  # batch norm in inference: the running statistics
+    output = module.predict(params, X, *kept)
     report = sys.stdout if args.output else sys.stderr
     if Y.shape[1]:
-        metrics = evaluate(network, params, X, Y)
+        metrics = evaluate(network, params, X, Y, stats)
         print(f"loss {metrics.loss:.6g}, {describe(metrics)} ({len(X)} rows)", file=report)
     if args.output is None:
         from . import write_stdout

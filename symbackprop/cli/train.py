@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
             f"validation loss {result.validation.loss:.6g}, {describe(result.validation)} ({held})"
         )
     if args.save:
-        save_params(args.save, result.params)
+        save_params(args.save, {**result.params, **(result.stats or {})})
         print(f"wrote {display_path(args.save)}")
     if args.plot:
         title = f"{network.name}: lr {args.lr:g}, {result.mode}"
@@ -205,8 +205,9 @@ def run(args: argparse.Namespace) -> int:
         boundary = None
         if is_two_input_classifier(network):
             module, params = module_for(network), result.params
+            kept = () if result.stats is None else (result.stats,)
             boundary = Boundary(
-                lambda rows: module.predict(params, rows),
+                lambda rows: module.predict(params, rows, *kept),
                 X,
                 Y,
                 network.layers[-1].activation.is_softmax,

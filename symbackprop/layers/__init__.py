@@ -1,6 +1,7 @@
 """Layer kinds: each defines its forward equations and its local partials side by side, so the
-chain rule in derive.py only combines them: dense (fully connected), conv2d, maxpool2d and
-avgpool2d (pool.py), flatten.
+chain rule in derive.py only combines them: dense (fully connected; residual.py with a residual
+connection), conv2d, maxpool2d and avgpool2d (pool.py), flatten, layernorm and batchnorm
+(norm.py).
 
 A kind is any object (a module will do) with the members of `LayerKind`; `kind_of` picks a
 spec layer's. A module with a `bind(layer)` function gives each layer its own kind object
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from . import conv2d, dense, flatten, pool
+from . import conv2d, dense, flatten, norm, pool, residual
 
 if TYPE_CHECKING:
     from sympy import Expr
@@ -77,6 +78,8 @@ KINDS: dict[str, object] = {
     "maxpool2d": pool,
     "avgpool2d": pool,
     "flatten": flatten,
+    "layernorm": norm,
+    "batchnorm": norm,
 }
 DENSE: LayerKind = dense
 
@@ -84,6 +87,8 @@ DENSE: LayerKind = dense
 def kind_of(layer: Layer) -> LayerKind:
     """The kind of a spec's layer (its `kind` field, checked against spec.LAYER_KINDS), bound
     to the layer's settings where its module has `bind`."""
+    if layer.span is not None:  # a dense layer with a residual connection
+        return residual.Residual(layer.span)
     kind = KINDS[layer.kind]
     bind = getattr(kind, "bind", None)
     return bind(layer) if bind is not None else kind  # type: ignore[return-value]

@@ -15,16 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sympy import Expr
+from sympy import Add, Expr, Mul, Pow
 
 from ..ir import Derivation, Equation
 from ..naming import tag
-from ..notation import Act, Delta, Elementwise, LayerQuantity, Pre, Target
+from ..notation import Delta, Elementwise, Hadamard, LayerQuantity, Target, Terms
 from ..printing.array_api import array_api_code, array_api_statements
 from ..printing.numpy import LINE_WIDTH, Statement, numpy_code, numpy_statements
 from ..printing.text import text
-from ..shapes import weight_shape
+from ..shapes import NORM_KINDS, parameters, weight_shape
 from .program import N_BATCH, Assign, BatchSum, GradientName, Program, Scale, reads
+from .statements import CACHED
 
 COMMENT_WIDTH = 84
 
@@ -79,7 +80,8 @@ def layer_facts(derivation: Derivation) -> list[dict[str, Any]]:
     """What a module's init_params and cache are laid out from, layer by layer: its number,
     units, fan-in, activation, initialisation, whether it is a softmax, whether it has
     weights (pooling and flatten have none) and a weighted input z, the shape of its weights
-    and the fan-in and fan-out of their initialisation (a kernel's C·K_h·K_w and F·K_h·K_w)."""
+    and the fan-in and fan-out of their initialisation (a kernel's C·K_h·K_w and F·K_h·K_w),
+    whether it normalises, its parameters' names and the arrays its forward pass caches."""
     facts = []
     for ld, layer in zip(derivation.layers, derivation.network.layers, strict=True):
         shape = weight_shape(layer) or (ld.units, ld.fan_in)
@@ -98,6 +100,9 @@ def layer_facts(derivation: Derivation) -> list[dict[str, Any]]:
                 "bias_size": shape[0],
                 "init_fan_in": math.prod(shape[1:]),
                 "init_fan_out": shape[0] * window,
+                "norm": layer.kind in NORM_KINDS,
+                "names": [f"{key}{ld.number}" for key, _ in parameters(layer)],
+                "cached": [name(eq.lhs) for eq in ld.forward if eq.view == "vector"],
             }
         )
     return facts
@@ -152,7 +157,7 @@ def _schedule(
         for q in sorted(needed, key=name):
             if isinstance(q, Target | Delta) or name(q) in known:
                 continue
-            (step.cache if isinstance(q, Act | Pre) else step.params).append(name(q))
+            (step.cache if isinstance(q, CACHED) else step.params).append(name(q))
             known.add(name(q))
         known |= {name(q) for q in made}
         index = 0
@@ -173,7 +178,12 @@ def _group(statement: Assign | BatchSum, mean: Scale | None, dialect: Dialect) -
     notes = comment(statement.equation) if statement.equation is not None else []
     target = name(statement.target)
     if isinstance(statement, BatchSum):
-        summed = dialect.sum_rows.format(dialect.code(statement.value))
+        rows = dialect.code(statement.value)
+        if isinstance(
+            statement.value, Add | Mul | Pow | Hadamard | Terms
+        ):  # an operator: bracketed
+            rows = f"({rows})"
+        summed = dialect.sum_rows.format(rows)
         decay = [] if statement.decay is None else [(target, "+=", dialect.code(statement.decay))]
         return Group(notes, [(target, "=", summed), *decay])
     value = statement.value

@@ -10,7 +10,28 @@ import sympy
 from sympy import Expr
 
 from ..ir import Equation
-from ..notation import Act, Bias, Delta, LayerQuantity, Pre, Target, Upstream, WeightMatrix
+from ..notation import (
+    Act,
+    Bias,
+    Delta,
+    Gain,
+    LayerQuantity,
+    Mean,
+    Normalized,
+    NormalizedGradient,
+    Pre,
+    Shift,
+    Target,
+    Upstream,
+    Variance,
+    WeightMatrix,
+)
+
+#: What a forward pass keeps for the backward pass: outputs, weighted inputs, and a
+#: normalisation layer's statistics and normalised input.
+CACHED = (Act, Pre, Mean, Variance, Normalized)
+#: The learnt parameters a statement reads.
+PARAMETERS = (WeightMatrix, Bias, Gain, Shift)
 
 #: The batch size: every batch gradient is the mean of the per-sample ones.
 N_BATCH = sympy.Symbol("n")
@@ -63,7 +84,7 @@ class GradientName(LayerQuantity):
 def reads(statement: Statement) -> set[Expr]:
     """The arrays a statement reads: activations, weighted inputs, weights, targets, deltas."""
     value = statement.factor if isinstance(statement, Scale) else statement.value
-    kinds = (Act, Pre, WeightMatrix, Bias, Delta, Target, Upstream)
+    kinds = (*CACHED, *PARAMETERS, Delta, Target, Upstream, NormalizedGradient)
     found: set[Expr] = set(value.atoms(*kinds))
     if isinstance(statement, BatchSum) and statement.decay is not None:
         found |= statement.decay.atoms(*kinds)

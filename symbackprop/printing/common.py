@@ -90,10 +90,27 @@ class LectureLayout:
         return f"{self.open}{text}{self.close}"
 
     def _factor(self, expr: Expr) -> str:
+        from .. import notation as n
+
         text = str(self._print(expr))
-        if (isinstance(expr, sympy.Add) and factored(expr) is None) or text.startswith("-"):
+        if (
+            (isinstance(expr, sympy.Add) and factored(expr) is None)
+            or isinstance(expr, n.Terms)
+            or text.startswith("-")
+        ):
             return self._paren(text)
         return text
+
+    def _print_Terms(self, expr: Expr, exp: str | None = None) -> str:
+        out = str(self._print(expr.args[0]))
+        for term in expr.args[1:]:
+            negative = term.could_extract_minus_sign()
+            out += f" - {self._factor_if_sum(-term)}" if negative else f" + {self._print(term)}"
+        return f"{self._paren(out)}^{{{exp}}}" if exp else out  # SymPy's LaTeX power
+
+    def _factor_if_sum(self, expr: Expr) -> str:
+        text = str(self._print(expr))
+        return self._paren(text) if isinstance(expr, sympy.Add) else text
 
     def _print_Chain(self, expr: Expr) -> str:
         factors = [arg for arg in expr.args if arg != 1] or [sympy.S.One]  # no "w · 1 · ∂E/∂a"
@@ -103,7 +120,7 @@ class LectureLayout:
         from .. import notation as n
 
         text = str(self._print(expr))
-        if isinstance(expr, n.MatProd | n.Hadamard) or (
+        if isinstance(expr, n.MatProd | n.Hadamard | n.Terms) or (
             isinstance(expr, n.Elementwise)
             and isinstance(expr.args[0], sympy.Add)
             and factored(expr.args[0]) is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import sympy
 from sympy import Expr
@@ -11,6 +11,7 @@ from sympy.printing.latex import LatexPrinter
 from .. import notation as n
 from .common import LectureLayout, decimal, factored, index_text, layer_text, lecture_factors
 from .maps import MapLayout
+from .norms import NormLayout
 
 _TEX_SPECIALS = {
     "\\": r"\textbackslash{}",
@@ -33,11 +34,31 @@ def tex_escape(text: str) -> str:
     return "".join(_TEX_SPECIALS.get(c, c) for c in text if c.isprintable())
 
 
-class LectureLatexPrinter(MapLayout, LectureLayout, LatexPrinter):
+class LectureLatexPrinter(NormLayout, MapLayout, LectureLayout, LatexPrinter):
     """SymPy's LaTeX printer with the lecture's symbols: a_k^{(l-1)}, w_{jk}^{(l)}, delta^{(l)}."""
 
     open, close, dot, odot = r"\left(", r"\right)", r" \cdot ", r" \odot "
     star, full_star, times, _max = r"\star", r"\mathbin{\star^{\mathrm{full}}}", r"\times", r"\max"
+
+    letters: ClassVar[dict[str, str]] = {
+        "gamma": r"\gamma",
+        "beta": r"\beta",
+        "mu": r"\mu",
+        "sigma": r"\sigma",
+        "xhat": r"\hat{x}",
+    }
+
+    def _one_over(self, count: str) -> str:
+        return rf"\frac{{1}}{{{count}}}"
+
+    def _sum_over(self, index: str) -> str:
+        return rf"\sum_{{{index}}}"
+
+    def _squared(self, text: str) -> str:
+        return rf"\left({text}\right)^{{2}}"
+
+    def _power(self, text: str, exp: str) -> str:
+        return rf"\left({text}\right)^{{{exp}}}"
 
     def _name(self, name: str) -> str:
         return rf"\operatorname{{{name}}}"
@@ -67,7 +88,7 @@ class LectureLatexPrinter(MapLayout, LectureLayout, LatexPrinter):
         super().__init__({"mul_symbol": None, **(settings or {})})
         self._elementwise = False
 
-    def _quantity(self, base: str, expr: n.LayerQuantity, exp: str | None) -> str:
+    def _quantity(self, base: str, expr: n.LayerQuantity, exp: str | None = None) -> str:
         sub = f"_{{{index_text(expr.indices, self._print)}}}" if expr.indices else ""
         text = f"{base}{sub}^{{({layer_text(expr.layer)})}}"
         return rf"\left({text}\right)^{{{exp}}}" if exp else text

@@ -19,6 +19,7 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 from .. import notation as n
 from .common import decimal, factored, index_text, layer_text, lecture_factors
 from .maps import settings
+from .norms import along
 
 
 class MathMLError(TypeError):
@@ -172,9 +173,22 @@ class LectureMathMLPrinter(MathMLPresentationPrinter):
         coeff, rest = split
         return self._row(self._print(coeff), self._parens(self._print(rest)))
 
+    def _print_Terms(self, expr: n.Terms) -> Element:
+        parts: list[Element] = [self._print(expr.args[0])]
+        for term in expr.args[1:]:
+            negative = term.could_extract_minus_sign()
+            parts.append(self._mo("\N{MINUS SIGN}" if negative else "+"))
+            shown = self._print(-term if negative else term)
+            parts.append(self._parens(shown) if negative and isinstance(term, sympy.Add) else shown)
+        return self._row(*parts)
+
     def _factor(self, expr: Expr) -> Element:
         printed: Element = self._print(expr)
-        if (isinstance(expr, sympy.Add) and factored(expr) is None) or _negative(printed):
+        if (
+            (isinstance(expr, sympy.Add) and factored(expr) is None)
+            or isinstance(expr, n.Terms)
+            or _negative(printed)
+        ):
             return self._parens(printed)
         return printed
 
@@ -248,6 +262,8 @@ class LectureMathMLPrinter(MathMLPresentationPrinter):
         if isinstance(base, n.LayerQuantity | n.Target) and not (
             exponent.is_Rational and exponent < 0
         ):
+            return self._el("msup", self._parens(self._print(base)), self._print(exponent))
+        if isinstance(base, n.Terms) and exponent != sympy.S.Half and exponent.is_positive:
             return self._el("msup", self._parens(self._print(base)), self._print(exponent))
         return super()._print_Pow(expr)  # type: ignore[no-any-return]
 
@@ -337,6 +353,40 @@ class LectureMathMLPrinter(MathMLPresentationPrinter):
 
     def _print_Upstream(self, expr: n.Upstream) -> Element:
         return self._print_Partial(n.Partial(n.E, n.Act(expr.layer)))
+
+    # -- normalisation layers ---------------------------------------------------------------
+
+    def _print_Gain(self, expr: n.Gain) -> Element:
+        return self._quantity("\N{GREEK SMALL LETTER GAMMA}", expr)
+
+    def _print_Shift(self, expr: n.Shift) -> Element:
+        return self._quantity("\N{GREEK SMALL LETTER BETA}", expr)
+
+    def _print_Mean(self, expr: n.Mean) -> Element:
+        return self._quantity("\N{GREEK SMALL LETTER MU}", expr)
+
+    def _print_Normalized(self, expr: n.Normalized) -> Element:
+        return self._quantity("x\N{COMBINING CIRCUMFLEX ACCENT}", expr)
+
+    def _print_Variance(self, expr: n.Variance) -> Element:
+        sigma = self._quantity("\N{GREEK SMALL LETTER SIGMA}", expr)
+        return self._el("msup", self._parens(sigma), self._el("mn", text="2"))
+
+    def _print_NormalizedGradient(self, expr: n.NormalizedGradient) -> Element:
+        return self._print_Partial(n.Partial(n.E, n.Normalized(*expr.args)))
+
+    def _summed(self, body: Expr, index: Expr) -> Element:
+        sign = self._el("munder", self._mo("\N{N-ARY SUMMATION}"), self._mi(str(index)))
+        inner = self._print(along(body, index))
+        return self._row(sign, self._parens(inner) if isinstance(body, sympy.Add) else inner)
+
+    def _print_Total(self, expr: n.Total) -> Element:
+        return self._summed(*expr.args)
+
+    def _print_Average(self, expr: n.Average) -> Element:
+        body, index, count = expr.args
+        share = self._el("mfrac", self._el("mn", text="1"), self._print(count))
+        return self._row(share, self._mo(INVISIBLE_TIMES), self._summed(body, index))
 
     def _print_WindowMax(self, expr: n.WindowMax) -> Element:
         body, *limits = expr.args

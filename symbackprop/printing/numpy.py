@@ -24,7 +24,19 @@ from .common import lecture_factors
 
 LOG_2 = 0.6931471805599453
 
-_NAMES = {n.Act: "a", n.Pre: "z", n.Delta: "delta", n.WeightMatrix: "W", n.Bias: "b"}
+_NAMES = {
+    n.Act: "a",
+    n.Pre: "z",
+    n.Delta: "delta",
+    n.WeightMatrix: "W",
+    n.Bias: "b",
+    n.Gain: "gamma",
+    n.Shift: "beta",
+    n.Mean: "mu",
+    n.Variance: "var",
+    n.Normalized: "xhat",
+    n.NormalizedGradient: "dE_dxhat",
+}
 
 
 class UnsupportedInCode(SymbackpropError):
@@ -68,6 +80,24 @@ class LectureNumPyPrinter(NumPyPrinter):
         return f"{base}{int(expr.layer)}"
 
     _print_Act = _print_Pre = _print_Delta = _print_WeightMatrix = _print_Bias = _quantity
+    _print_Gain = _print_Shift = _print_Mean = _print_Variance = _print_Normalized = _quantity
+    _print_NormalizedGradient = _quantity
+
+    # ---- normalisation: over the units of a row (k) or over the rows of the batch (s)
+    def _along(self, operation: str, body: Expr, index: Expr) -> str:
+        if index == n.s_sym:
+            return f"{self._bare(body)}.{operation}(axis=0)"
+        return f"{self._bare(body)}.{operation}(axis=1, keepdims=True)"
+
+    def _print_Average(self, expr: n.Average) -> str:
+        return self._along("mean", expr.args[0], expr.args[1])
+
+    def _print_Running(self, expr: n.Running) -> str:
+        value, key = expr.args
+        return f'{self._print(value)} if stats is None else stats["{key}"]'
+
+    def _print_Total(self, expr: n.Total) -> str:
+        return self._along("sum", expr.args[0], expr.args[1])
 
     def _print_Target(self, expr: n.Target) -> str:
         return "Y"
@@ -83,6 +113,15 @@ class LectureNumPyPrinter(NumPyPrinter):
 
     def _print_Affine(self, expr: n.Affine) -> str:
         return " + ".join(self._print(arg) for arg in expr.args)
+
+    def _print_Terms(self, expr: n.Terms) -> str:
+        out = str(self._print(expr.args[0]))
+        for term in expr.args[1:]:
+            if term.could_extract_minus_sign():
+                out += f" - {self._wrap(-term, PRECEDENCE['Add'] + 1)}"
+            else:
+                out += f" + {self._wrap(term, PRECEDENCE['Add'])}"
+        return out
 
     def _print_Softmax(self, expr: n.Softmax) -> str:
         return f"_softmax({self._print(expr.args[0])})"  # the module's helper, shifted by the max

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import sympy
 from sympy import Expr
@@ -11,13 +11,35 @@ from sympy.printing.str import StrPrinter
 from .. import notation as n
 from .common import LectureLayout, decimal, factored, index_text, layer_text, lecture_factors
 from .maps import MapLayout
+from .norms import NormLayout
 
 
-class LectureTextPrinter(MapLayout, LectureLayout, StrPrinter):
+class LectureTextPrinter(NormLayout, MapLayout, LectureLayout, StrPrinter):
     """SymPy's str printer with the lecture's symbols: a_k^(l-1), ∂E/∂w_jk^(l), δ^(l), ⊙."""
 
     open, close, dot, odot = "(", ")", " · ", " ⊙ "
     star, full_star, times, _max = "⋆", "⋆full", "x", "max"
+
+    letters: ClassVar[dict[str, str]] = {
+        "gamma": "γ",
+        "beta": "β",
+        "mu": "μ",
+        "sigma": "σ",
+        "xhat": "x̂",
+        "epsilon": "ε",
+    }
+
+    def _one_over(self, count: str) -> str:
+        return f"(1/{count})"
+
+    def _sum_over(self, index: str) -> str:
+        return f"Σ_{index}"
+
+    def _squared(self, text: str) -> str:
+        return f"({text})²"
+
+    def _power(self, text: str, exp: str) -> str:
+        return f"({text})^{exp}"
 
     def _name(self, name: str) -> str:
         return name
@@ -195,7 +217,9 @@ class LectureTextPrinter(MapLayout, LectureLayout, StrPrinter):
         if exponent.is_Rational and exponent < 0:
             return f"1/{self._factor(sympy.Pow(base, -exponent))}"
         base_text = self._print(base)
-        if isinstance(base, n.LayerQuantity) or not isinstance(base, sympy.Symbol | sympy.Function):
+        if isinstance(base, n.LayerQuantity | n.Terms) or not isinstance(
+            base, sympy.Symbol | sympy.Function
+        ):
             base_text = f"({base_text})"
         exp_text = self._print(exponent)
         return f"{base_text}^{exp_text if exponent.is_Integer else f'({exp_text})'}"

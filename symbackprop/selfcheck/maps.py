@@ -16,16 +16,23 @@ from ..errors import SymbackpropError
 from ..ir import Derivation, Equation
 from ..layers.conv2d import c, cp, i, j
 from ..notation import (
+    EPS,
     Act,
     Affine,
     Bias,
     Chain,
     E,
+    Gain,
     InWindow,
     IsArgmax,
+    Mean,
+    Normalized,
     Partial,
     Pre,
+    Shift,
     Target,
+    Terms,
+    Variance,
     Weight,
     Width,
     WindowMax,
@@ -33,9 +40,14 @@ from ..notation import (
 from ..notation import j as unit_j
 from ..printing.text import text
 from ..sampling import random_point
-from ..shapes import CONV_KINDS, weight_shape
+from ..shapes import CONV_KINDS, NORM_KINDS, parameters
 from ..spec import Layer, Network
 from .result import DIGITS, RELATIVE_TOLERANCE, CheckResult
+
+#: The quantities E is written out in: leaves, and values written out in the leaves.
+_QUANTITIES = (Act, Pre, Weight, Bias, Target, Gain, Shift, Mean, Variance, Normalized)
+#: The equation of each kind of parameter's gradient.
+_GRADIENT_KINDS = {Weight: "dE_dw", Bias: "dE_db", Gain: "dE_dgamma", Shift: "dE_dbeta"}
 
 #: A network small enough to write E out in every weight: parameters and values in all.
 MAX_PARAMETERS = 200
@@ -44,24 +56,25 @@ MAX_VALUES = 400
 
 def check_small(net: Network) -> None:
     """Refuse at once a network too large to write E out in every weight in seconds."""
-    parameters = sum(
-        math.prod(shape) + shape[0]
-        for layer in net.layers
-        if (shape := weight_shape(layer)) is not None
-    )
+    if any(layer.kind == "batchnorm" for layer in net.layers):
+        raise SymbackpropError(
+            f"{net.source}: --self-check writes E out for one sample, and batch norm couples"
+            " the samples of a batch: compare the generated gradients with `symbackprop check`"
+        )
+    count = sum(math.prod(shape) for layer in net.layers for _, shape in parameters(layer))
     values = net.inputs + sum(net.sizes[1:])
-    if parameters > MAX_PARAMETERS or values > MAX_VALUES:
+    if count > MAX_PARAMETERS or values > MAX_VALUES:
         raise SymbackpropError(
             f"{net.source}: --self-check is for small networks: with feature maps at most"
             f" {MAX_PARAMETERS} weights and biases and {MAX_VALUES} inputs and layer outputs;"
-            f" this one has {parameters:,} and {values:,}. Leave --self-check out, or compare"
+            f" this one has {count:,} and {values:,}. Leave --self-check out, or compare"
             " the generated gradients with `symbackprop check`"
         )
 
 
 def _units(layer: Layer) -> list[dict[Expr, Expr]]:
     """Every assignment of the free indices of a layer's index-form forward equations."""
-    if layer.kind == "dense":
+    if layer.kind in ("dense", *NORM_KINDS):
         return [{unit_j: Integer(m)} for m in range(1, layer.units + 1)]
     shape = layer.shape_in if layer.kind == "flatten" else layer.shape_out
     names = ((cp if layer.kind in CONV_KINDS else c), i, j)[: len(shape)]
@@ -83,6 +96,11 @@ class _Instance:
         self.point: dict[sympy.Symbol, Expr] = {}
         self.parameters: list[Expr] = []
         for number, layer in enumerate(net.layers, start=1):
+            if layer.kind in NORM_KINDS:  # γ_j, β_j, j from 1
+                for name, cls in (("beta", Shift), ("gamma", Gain)):
+                    for m, value in enumerate(drawn.params[f"{name}{number}"], start=1):
+                        self._add(cls(number, m), float(value), True)
+                continue
             if not layer.has_parameters:
                 continue
             base = 1 if layer.kind == "dense" else 0
@@ -100,14 +118,20 @@ class _Instance:
         self.values: dict[Expr, Expr] = {}
         self.numbers: dict[Expr, Expr] = {}
         for ld, layer in zip(derivation.layers, net.layers, strict=True):
-            for kind in ("pre", "act"):
+            for kind in ("mean", "var", "xhat", "pre", "act"):
                 eq = ld.equation("index", kind)
                 if eq is None:
                     continue
+                final = self._with_eps(eq.final, ld.number)
                 for units in _units(layer):
-                    self.values[eq.lhs.xreplace(units)] = self._written(eq.final.xreplace(units))
+                    self.values[eq.lhs.xreplace(units)] = self._written(final.xreplace(units))
         top = derivation.layers[-1].require("index", "loss")
         self.loss = self._written(top.final)
+
+    def _with_eps(self, expr: Expr, number: int) -> Expr:
+        """ε of layer `number` as its number (a normalisation layer's; others have none)."""
+        norm = self.net.layers[number - 1].norm
+        return expr if norm is None else expr.xreplace({EPS: norm.eps})
 
     def _add(self, key: Expr, value: float, parameter: bool) -> None:
         symbol = sympy.Symbol(f"x{len(self.leaf)}", real=True)
@@ -122,14 +146,14 @@ class _Instance:
         expr = expr.xreplace(widths)
         expr = expr.replace(lambda e: isinstance(e, Sum), lambda e: e.doit())
         expr = expr.replace(lambda e: isinstance(e, WindowMax), _window_max)
-        expr = expr.replace(lambda e: isinstance(e, Affine), lambda e: sympy.Add(*e.args))
+        expr = expr.replace(lambda e: isinstance(e, Affine | Terms), lambda e: sympy.Add(*e.args))
         return expr.replace(lambda e: isinstance(e, Chain), lambda e: sympy.Mul(*e.args))
 
     def _written(self, expr: Expr) -> Expr:
         """An expression in the leaves: every a and z by its own expression, an input outside
         the maps (the padding) as 0."""
         return self._expanded(expr).replace(
-            lambda e: isinstance(e, Act | Pre | Weight | Bias | Target),
+            lambda e: isinstance(e, _QUANTITIES),
             self._lookup,
         )
 
@@ -147,7 +171,7 @@ class _Instance:
     def gradient(self, parameter: Expr) -> Expr:
         """The layer's index-form ∂E/∂w or ∂E/∂b at one parameter, in the leaves."""
         number = int(parameter.args[0])
-        kind = "dE_dw" if isinstance(parameter, Weight) else "dE_db"
+        kind = _GRADIENT_KINDS[type(parameter)]
         eq = self.derivation.layers[number - 1].require("index", kind)  # type: ignore[arg-type]
         return self._resolved(_at(eq, parameter))
 
@@ -168,13 +192,22 @@ class _Instance:
             return sympy.S.Zero
         number = int(quantity.args[0])
         layers = self.derivation.layers
+        if isinstance(quantity, Pre) and layers[number - 1].equation("index", "delta") is None:
+            # a dense layer's δ: ∂a/∂z · ∂E/∂a (its equations name no δ of its own)
+            slope = layers[number - 1].require("index", "sigma_prime")
+            unit = Act(number, *quantity.args[1:])
+            value = self._resolved(_at(slope, unit) * Partial(E, unit))
+            self.numbers[quantity] = value
+            return value
         if isinstance(quantity, Pre):
             eq = layers[number - 1].require("index", "delta")
+        elif isinstance(quantity, Normalized):
+            eq = layers[number - 1].require("index", "dE_dxhat")
         elif number == len(layers):
             eq = layers[-1].require("index", "dE_da_out")
         else:
             eq = layers[number].require("index", "dE_da_prev")
-        value = self._resolved(_at(eq, quantity))
+        value = self._resolved(self._with_eps(_at(eq, quantity), eq_layer(eq)))
         self.numbers[quantity] = value
         return value
 
@@ -188,6 +221,11 @@ class _Instance:
         at = [self._written(Act(layer - 1, channel, *pq)).xreplace(self.point) for pq in positions]
         first = max(range(len(at)), key=lambda m: (at[m], -m))
         return sympy.S.One if positions[first] == (p, q) else sympy.S.Zero
+
+
+def eq_layer(eq: Equation) -> int:
+    """The number of the layer an equation belongs to."""
+    return int(eq.layer)
 
 
 def _at(eq: Equation, quantity: Expr) -> Expr:
