@@ -183,7 +183,7 @@ def train_network(
         settings(known_optimizer(optimizer), {**(optimizer_options or {}), "lr": lr})
     module = module_for(network)
     expected = module.init_params(seed=seed)
-    stats = module.init_stats() if hasattr(module, "init_stats") else None
+    stats = _running_stats(module)
     if init is not None and stats is not None:  # saved with its running statistics
         init, stats = split_stats(module, check_params(init, saved_arrays(module), "init"))
     params = expected if init is None else check_params(init, expected, "init")
@@ -416,18 +416,23 @@ def load_params(path: str, network: Network) -> Params:
     return check_params(arrays, saved_arrays(module_for(network)), shown)
 
 
+def _running_stats(module: ModuleType) -> Params | None:
+    """A module's fresh running statistics (init_stats), None without batch norm."""
+    return module.init_stats() if hasattr(module, "init_stats") else None
+
+
 def saved_arrays(module: ModuleType) -> Params:
     """What --save writes for a module's network: init_params' arrays, and init_stats' running
     statistics where the network has batch norm."""
-    stats = module.init_stats() if hasattr(module, "init_stats") else {}
-    return {**module.init_params(seed=0), **stats}
+    return {**module.init_params(seed=0), **(_running_stats(module) or {})}
 
 
 def split_stats(module: ModuleType, arrays: Params) -> tuple[Params, Params | None]:
     """Saved arrays as (parameters, running statistics); None where there is no batch norm."""
-    if not hasattr(module, "init_stats"):
+    fresh = _running_stats(module)
+    if fresh is None:
         return arrays, None
-    keys = set(module.init_stats())
+    keys = set(fresh)
     stats = {key: value for key, value in arrays.items() if key in keys}
     return {key: value for key, value in arrays.items() if key not in keys}, stats
 

@@ -36,7 +36,6 @@ from ..notation import (
     Hadamard,
     Mean,
     Normalized,
-    NormalizedGradient,
     Partial,
     Pre,
     Running,
@@ -272,7 +271,7 @@ class Normalisation:
             )
         )
         a_x = Act(l_sym - 1, *self._at(x))
-        xhat_x, at_x = Normalized(l_sym, *self._at(x)), {s_sym: x} if self.batch else {j: x}
+        xhat_x = Normalized(l_sym, *self._at(x))
         dE_dxhat_x = Partial(E, xhat_x)
         paths = (
             Chain(dE_dxhat_x, Partial(xhat_x, a_x)),
@@ -281,7 +280,7 @@ class Normalisation:
         )
         concrete = (
             Chain(dE_dxhat_x, local["xhat_a"]),
-            Chain(dE_dvar, local["var_a"].xreplace(at_x)),
+            Chain(dE_dvar, local["var_a"]),
             Chain(dE_dmu, local["mean_a"]),
         )
         count = self._count
@@ -378,12 +377,10 @@ class Normalisation:
             out.append(BatchSum(GradientName(number, sympy.Symbol(name)), rows, eq))
         xhat = ld.equation("vector", "dE_dxhat")
         if xhat is not None:
-            out.append(Assign(NormalizedGradient(number), xhat.final, xhat))
+            out.append(Assign(Partial(E, Normalized(number)), xhat.final, xhat))
         handed = ld.equation("vector", "dE_da_prev")
         if handed is not None:
-            value = handed.final.xreplace(self._values())
-            value = value.xreplace({Partial(E, Normalized(number)): NormalizedGradient(number)})
-            out.append(Assign(handed.lhs, value, handed))
+            out.append(Assign(handed.lhs, handed.final.xreplace(self._values()), handed))
         return out
 
 

@@ -15,7 +15,18 @@ from sympy import Expr
 
 from ..ir import Derivation
 from ..layers import kind_of
-from ..notation import Act, Affine, Bias, E, Partial, Upstream, Weight, WeightMatrix
+from ..notation import (
+    Act,
+    Affine,
+    Bias,
+    E,
+    Normalized,
+    NormalizedGradient,
+    Partial,
+    Upstream,
+    Weight,
+    WeightMatrix,
+)
 from ..regularize import strength_values
 from .statements import (
     N_BATCH,
@@ -56,14 +67,19 @@ def lower(derivation: Derivation) -> Program:
     return Program(tuple(forward), tuple(_named(s) for s in backward))
 
 
+#: The partials ∂E/∂x a layer computes as arrays of their own, by the quantity that code names.
+_ARRAYS = {Act: Upstream, Normalized: NormalizedGradient}
+
+
 def _named(statement: Statement) -> Statement:
-    """∂E/∂a^(l), where a layer hands it down as an array of its own (pooling, flatten), as the
-    quantity Upstream(l) that the code names dE_da<l>."""
+    """∂E/∂a^(l), where a layer hands it down as an array of its own (pooling, flatten,
+    normalisation), as the quantity Upstream(l) that the code names dE_da<l>; ∂E/∂x̂^(l) as
+    NormalizedGradient(l), dE_dxhat<l>."""
 
     def name(expr: Expr) -> Expr:
         return expr.replace(
-            lambda e: isinstance(e, Partial) and e.args[0] == E and isinstance(e.args[1], Act),
-            lambda e: Upstream(e.args[1].layer),
+            lambda e: isinstance(e, Partial) and e.args[0] == E and type(e.args[1]) in _ARRAYS,
+            lambda e: _ARRAYS[type(e.args[1])](e.args[1].layer),
         )
 
     changes = {"target": name(statement.target)}

@@ -207,7 +207,7 @@ class _Instance:
             eq = layers[-1].require("index", "dE_da_out")
         else:
             eq = layers[number].require("index", "dE_da_prev")
-        value = self._resolved(self._with_eps(_at(eq, quantity), eq_layer(eq)))
+        value = self._resolved(self._with_eps(_at(eq, quantity), int(eq.layer)))
         self.numbers[quantity] = value
         return value
 
@@ -221,11 +221,6 @@ class _Instance:
         at = [self._written(Act(layer - 1, channel, *pq)).xreplace(self.point) for pq in positions]
         first = max(range(len(at)), key=lambda m: (at[m], -m))
         return sympy.S.One if positions[first] == (p, q) else sympy.S.Zero
-
-
-def eq_layer(eq: Equation) -> int:
-    """The number of the layer an equation belongs to."""
-    return int(eq.layer)
 
 
 def _at(eq: Equation, quantity: Expr) -> Expr:
